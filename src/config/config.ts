@@ -1,0 +1,224 @@
+/**
+ * The configuration contract (DESIGN.md "Running it"). Sources, lowest precedence first:
+ * built-in defaults < config file (JSON) < environment (WHARF_*) < command-line flags.
+ * Every value is validated; a bad one ends startup with a one-line message naming the key,
+ * the source it came from and what is expected.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { z } from "zod";
+import { WharfError } from "../errors/index.ts";
+import {
+  batchBytesMaxCeiling,
+  batchBytesMaxDefault,
+  configFileBytesMax,
+  indexIntervalBytesDefault,
+  retentionBytesDefault,
+  retentionMsDefault,
+  segmentBytesCeiling,
+  segmentBytesDefault,
+  segmentBytesFloor,
+  segmentMsDefault,
+} from "./limits.ts";
+
+const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().int().min(1);
+
+export const durabilityModes = ["fsync", "interval", "none"] as const;
+export const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+const storageSchema = z
+  .object({
+    segmentBytes: z.number().int().min(segmentBytesFloor).max(segmentBytesCeiling),
+    segmentMs: positiveMs,
+    retentionMs: z.number().int().min(-1),
+    retentionBytes: z.number().int().min(-1),
+    maxBatchBytes: z.number().int().min(1024).max(batchBytesMaxCeiling),
+    indexIntervalBytes: z.number().int().min(64).max(16 * 1024 * 1024),
+    durability: z.enum(durabilityModes),
+    flushIntervalMs: positiveMs,
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    dataDir: z.string().min(1),
+    host: z.string().min(1),
+    kafkaPort: port,
+    amqpPort: port,
+    respPort: port,
+    mqttPort: port,
+    stompPort: port,
+    httpPort: port,
+    logLevel: z.enum(logLevels),
+    storage: storageSchema,
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type StorageConfig = Config["storage"];
+
+export const defaultConfig: Config = {
+  dataDir: "./data",
+  host: "127.0.0.1",
+  kafkaPort: 9092,
+  amqpPort: 5672,
+  respPort: 6379,
+  mqttPort: 1883,
+  stompPort: 61613,
+  httpPort: 15672,
+  logLevel: "info",
+  storage: {
+    segmentBytes: segmentBytesDefault,
+    segmentMs: segmentMsDefault,
+    retentionMs: retentionMsDefault,
+    retentionBytes: retentionBytesDefault,
+    maxBatchBytes: batchBytesMaxDefault,
+    indexIntervalBytes: indexIntervalBytesDefault,
+    durability: "fsync",
+    flushIntervalMs: 1000,
+  },
+};
+
+type ValueKind = "string" | "port" | "integer" | "enum";
+
+/** One settable value: its path in Config, its flag, its environment variable. */
+export interface Setting {
+  path: readonly [keyof Config] | readonly ["storage", keyof StorageConfig];
+  flag: string;
+  env: string;
+  kind: ValueKind;
+  description: string;
+}
+
+export const settings: readonly Setting[] = [
+  { path: ["dataDir"], flag: "data-dir", env: "WHARF_DATA_DIR", kind: "string", description: "data directory" },
+  { path: ["host"], flag: "host", env: "WHARF_HOST", kind: "string", description: "address every listener binds" },
+  { path: ["kafkaPort"], flag: "kafka-port", env: "WHARF_KAFKA_PORT", kind: "port", description: "Kafka listener port (0 = off)" },
+  { path: ["amqpPort"], flag: "amqp-port", env: "WHARF_AMQP_PORT", kind: "port", description: "AMQP 0-9-1 listener port (0 = off)" },
+  { path: ["respPort"], flag: "resp-port", env: "WHARF_RESP_PORT", kind: "port", description: "RESP listener port (0 = off)" },
+  { path: ["mqttPort"], flag: "mqtt-port", env: "WHARF_MQTT_PORT", kind: "port", description: "MQTT listener port (0 = off)" },
+  { path: ["stompPort"], flag: "stomp-port", env: "WHARF_STOMP_PORT", kind: "port", description: "STOMP listener port (0 = off)" },
+  { path: ["httpPort"], flag: "http-port", env: "WHARF_HTTP_PORT", kind: "port", description: "HTTP port: health, metrics, management (0 = off)" },
+  { path: ["logLevel"], flag: "log-level", env: "WHARF_LOG_LEVEL", kind: "enum", description: `log level (${logLevels.join("|")})` },
+  { path: ["storage", "durability"], flag: "durability", env: "WHARF_DURABILITY", kind: "enum", description: "default durability: fsync before ack | interval | none" },
+  { path: ["storage", "flushIntervalMs"], flag: "flush-interval-ms", env: "WHARF_FLUSH_INTERVAL_MS", kind: "integer", description: "fsync period for durability=interval" },
+  { path: ["storage", "segmentBytes"], flag: "segment-bytes", env: "WHARF_SEGMENT_BYTES", kind: "integer", description: "segment size before roll" },
+  { path: ["storage", "retentionMs"], flag: "retention-ms", env: "WHARF_RETENTION_MS", kind: "integer", description: "default retention by age (-1 = forever)" },
+  { path: ["storage", "retentionBytes"], flag: "retention-bytes", env: "WHARF_RETENTION_BYTES", kind: "integer", description: "default retention by size per log (-1 = unlimited)" },
+];
+
+export type ConfigLayer = Record<string, unknown>;
+
+function fail(detail: string): never {
+  throw new WharfError("WHARF_CONFIG_INVALID", detail);
+}
+
+/** Parses a raw string from env or a flag into the setting's type; names the source on error. */
+export function parseSettingValue(setting: Setting, raw: string, source: string): unknown {
+  if (setting.kind === "string" || setting.kind === "enum") return raw;
+  if (!/^-?\d+$/.test(raw.trim())) fail(`${source}: '${raw}' is not an integer`);
+  return Number(raw.trim());
+}
+
+function assign(layer: ConfigLayer, setting: Setting, value: unknown): void {
+  if (setting.path.length === 1) {
+    layer[setting.path[0]] = value;
+  } else {
+    const storage = (layer.storage ?? {}) as Record<string, unknown>;
+    storage[setting.path[1]] = value;
+    layer.storage = storage;
+  }
+}
+
+export function layerFromEnv(env: NodeJS.ProcessEnv): ConfigLayer {
+  const layer: ConfigLayer = {};
+  for (const setting of settings) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === "") continue;
+    assign(layer, setting, parseSettingValue(setting, raw, `environment ${setting.env}`));
+  }
+  return layer;
+}
+
+/** Flags as parsed by the CLI: keys are flag names (kebab-case) with string values. */
+export function layerFromFlags(flags: Record<string, string | undefined>): ConfigLayer {
+  const layer: ConfigLayer = {};
+  for (const setting of settings) {
+    const raw = flags[setting.flag];
+    if (raw === undefined) continue;
+    assign(layer, setting, parseSettingValue(setting, raw, `flag --${setting.flag}`));
+  }
+  return layer;
+}
+
+export function layerFromFile(path: string): ConfigLayer {
+  let text: string;
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) fail(`config file ${path} is not a file`);
+    if (stat.size > configFileBytesMax) fail(`config file ${path} is larger than ${configFileBytesMax} bytes`);
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if (error instanceof WharfError) throw error;
+    fail(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      fail(`config file ${path} must hold a JSON object`);
+    }
+    return parsed as ConfigLayer;
+  } catch (error) {
+    if (error instanceof WharfError) throw error;
+    fail(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function merge(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
+  const out: ConfigLayer = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    if (isPlainObject(current) && isPlainObject(value)) out[key] = merge(current, value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is ConfigLayer {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** Validates a merged configuration; the message names the first offending key. */
+export function validateConfig(candidate: unknown, source = "configuration"): Config {
+  const result = configSchema.safeParse(candidate);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const key = issue.path.join(".") || "(root)";
+  if (issue.code === "unrecognized_keys") {
+    const keys = (issue as { keys: string[] }).keys.join(", ");
+    fail(`${source}: unknown key${keys.includes(",") ? "s" : ""} ${keys}${key === "(root)" ? "" : ` in ${key}`}`);
+  }
+  fail(`${source}: ${key}: ${issue.message}`);
+}
+
+export interface LoadOptions {
+  flags?: Record<string, string | undefined>;
+  env?: NodeJS.ProcessEnv;
+  /** Explicit config file (flag --config); else WHARF_CONFIG from env. */
+  configFile?: string;
+}
+
+/** Loads the configuration with precedence defaults < file < env < flags. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? {};
+  const file = options.configFile ?? (env.WHARF_CONFIG || undefined);
+  let merged: ConfigLayer = structuredClone(defaultConfig) as unknown as ConfigLayer;
+  if (file) {
+    const fileLayer = layerFromFile(file);
+    validateConfig(merge(merged, fileLayer), `config file ${file}`);
+    merged = merge(merged, fileLayer);
+  }
+  merged = merge(merged, layerFromEnv(env));
+  merged = merge(merged, layerFromFlags(options.flags ?? {}));
+  return validateConfig(merged);
+}

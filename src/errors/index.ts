@@ -1,0 +1,1 @@
+export { type ErrorCode, type ErrorEntry, errorCatalog, isWharfError, WharfError } from "./catalog.ts";

@@ -1,0 +1,74 @@
+/**
+ * The composition root of a broker process: binds the HTTP listener, opens the core (which
+ * recovers storage), binds the protocol listeners, and reports readiness. `stop()` is the
+ * clean shutdown: stop accepting, let in-flight appends finish, fsync, close.
+ */
+import type { Server } from "node:net";
+import { HttpServer } from "../admin/http-server.ts";
+import type { Config } from "../config/config.ts";
+import { assertLimitRelations } from "../config/limits.ts";
+import { Broker } from "../core/broker.ts";
+import type { Logger } from "../logging/logger.ts";
+import { closeServer, listen } from "./listen.ts";
+
+export interface BoundPorts {
+  http?: number;
+}
+
+export class WharfServer {
+  private live = true;
+  private ready = false;
+  private broker: Broker | undefined;
+  private readonly servers: Array<{ name: string; server: Server }> = [];
+  readonly ports: BoundPorts = {};
+
+  private constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(config: Config, logger: Logger): Promise<WharfServer> {
+    assertLimitRelations();
+    const server = new WharfServer(config, logger);
+    try {
+      await server.startAll();
+    } catch (error) {
+      await server.stop("startup failed");
+      throw error;
+    }
+    return server;
+  }
+
+  private async startAll(): Promise<void> {
+    const { config, logger } = this;
+    if (config.httpPort !== 0) {
+      const http = new HttpServer(
+        { isLive: () => this.live, isReady: () => this.ready },
+        logger.child({ component: "http" }),
+      );
+      this.ports.http = await listen(http.nodeServer, "http", config.host, config.httpPort);
+      this.servers.push({ name: "http", server: http.nodeServer });
+    }
+    const started = Date.now();
+    this.broker = await Broker.open(config, logger.child({ component: "broker" }));
+    logger.info({ dataDir: config.dataDir, ms: Date.now() - started }, "storage opened");
+    this.ready = true;
+    logger.info({ host: config.host, ports: this.ports }, "wharf is ready");
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Clean shutdown; safe to call more than once. */
+  async stop(reason: string): Promise<void> {
+    if (!this.live) return;
+    this.live = false;
+    this.ready = false;
+    this.logger.info({ reason }, "shutting down");
+    // Stop accepting first so no new work arrives, then drain and close storage.
+    await Promise.all(this.servers.map(({ server }) => closeServer(server)));
+    await this.broker?.close();
+    this.logger.info("stopped");
+  }
+}
