@@ -11,7 +11,10 @@ import {
   batchBytesMaxCeiling,
   batchBytesMaxDefault,
   configFileBytesMax,
+  groupInitialRebalanceDelayMsCeiling,
+  groupInitialRebalanceDelayMsDefault,
   indexIntervalBytesDefault,
+  partitionsPerTopicMax,
   retentionBytesDefault,
   retentionMsDefault,
   segmentBytesCeiling,
@@ -21,6 +24,32 @@ import {
 } from "./limits.ts";
 
 const port = z.number().int().min(0).max(65535);
+
+/**
+ * `HOST[:PORT]` that clients are told to connect to (Kafka Metadata, FindCoordinator): a name
+ * or IPv4 address with an optional port, or an IPv6 address, bracketed when a port follows.
+ */
+const advertisePattern =
+  /^(?:\[([0-9a-fA-F:.]+)\]|([0-9a-fA-F]*:[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/;
+
+export interface AdvertisedAddress {
+  host: string;
+  /** null: the port the listener is bound to. */
+  port: number | null;
+}
+
+/** Parses `--advertise HOST[:PORT]`; null when the value is not of that form. */
+export function parseAdvertise(value: string): AdvertisedAddress | null {
+  const match = advertisePattern.exec(value);
+  if (!match) return null;
+  const bareIpv6 = match[2];
+  if (bareIpv6 !== undefined) return { host: bareIpv6, port: null };
+  const host = match[1] ?? match[3]!;
+  if (match[4] === undefined) return { host, port: null };
+  const number = Number(match[4]);
+  if (number < 1 || number > 65535) return null;
+  return { host, port: number };
+}
 const positiveMs = z.number().int().min(1);
 
 export const durabilityModes = ["fsync", "interval", "none"] as const;
@@ -33,7 +62,11 @@ const storageSchema = z
     retentionMs: z.number().int().min(-1),
     retentionBytes: z.number().int().min(-1),
     maxBatchBytes: z.number().int().min(1024).max(batchBytesMaxCeiling),
-    indexIntervalBytes: z.number().int().min(64).max(16 * 1024 * 1024),
+    indexIntervalBytes: z
+      .number()
+      .int()
+      .min(64)
+      .max(16 * 1024 * 1024),
     durability: z.enum(durabilityModes),
     flushIntervalMs: positiveMs,
   })
@@ -49,7 +82,14 @@ export const configSchema = z
     mqttPort: port,
     stompPort: port,
     httpPort: port,
+    advertise: z
+      .string()
+      .refine((value) => parseAdvertise(value) !== null, "expected HOST or HOST:PORT ([IPv6]:PORT)")
+      .nullable(),
+    autoCreateTopics: z.boolean(),
+    defaultPartitions: z.number().int().min(1).max(partitionsPerTopicMax),
     logLevel: z.enum(logLevels),
+    groupInitialRebalanceDelayMs: z.number().int().min(0).max(groupInitialRebalanceDelayMsCeiling),
     storage: storageSchema,
   })
   .strict();
@@ -66,7 +106,11 @@ export const defaultConfig: Config = {
   mqttPort: 1883,
   stompPort: 61613,
   httpPort: 15672,
+  advertise: null,
+  autoCreateTopics: true,
+  defaultPartitions: 1,
   logLevel: "info",
+  groupInitialRebalanceDelayMs: groupInitialRebalanceDelayMsDefault,
   storage: {
     segmentBytes: segmentBytesDefault,
     segmentMs: segmentMsDefault,
@@ -79,7 +123,7 @@ export const defaultConfig: Config = {
   },
 };
 
-type ValueKind = "string" | "port" | "integer" | "enum";
+type ValueKind = "string" | "port" | "integer" | "enum" | "boolean";
 
 /** One settable value: its path in Config, its flag, its environment variable. */
 export interface Setting {
@@ -91,20 +135,132 @@ export interface Setting {
 }
 
 export const settings: readonly Setting[] = [
-  { path: ["dataDir"], flag: "data-dir", env: "WHARF_DATA_DIR", kind: "string", description: "data directory" },
-  { path: ["host"], flag: "host", env: "WHARF_HOST", kind: "string", description: "address every listener binds" },
-  { path: ["kafkaPort"], flag: "kafka-port", env: "WHARF_KAFKA_PORT", kind: "port", description: "Kafka listener port (0 = off)" },
-  { path: ["amqpPort"], flag: "amqp-port", env: "WHARF_AMQP_PORT", kind: "port", description: "AMQP 0-9-1 listener port (0 = off)" },
-  { path: ["respPort"], flag: "resp-port", env: "WHARF_RESP_PORT", kind: "port", description: "RESP listener port (0 = off)" },
-  { path: ["mqttPort"], flag: "mqtt-port", env: "WHARF_MQTT_PORT", kind: "port", description: "MQTT listener port (0 = off)" },
-  { path: ["stompPort"], flag: "stomp-port", env: "WHARF_STOMP_PORT", kind: "port", description: "STOMP listener port (0 = off)" },
-  { path: ["httpPort"], flag: "http-port", env: "WHARF_HTTP_PORT", kind: "port", description: "HTTP port: health, metrics, management (0 = off)" },
-  { path: ["logLevel"], flag: "log-level", env: "WHARF_LOG_LEVEL", kind: "enum", description: `log level (${logLevels.join("|")})` },
-  { path: ["storage", "durability"], flag: "durability", env: "WHARF_DURABILITY", kind: "enum", description: "default durability: fsync before ack | interval | none" },
-  { path: ["storage", "flushIntervalMs"], flag: "flush-interval-ms", env: "WHARF_FLUSH_INTERVAL_MS", kind: "integer", description: "fsync period for durability=interval" },
-  { path: ["storage", "segmentBytes"], flag: "segment-bytes", env: "WHARF_SEGMENT_BYTES", kind: "integer", description: "segment size before roll" },
-  { path: ["storage", "retentionMs"], flag: "retention-ms", env: "WHARF_RETENTION_MS", kind: "integer", description: "default retention by age (-1 = forever)" },
-  { path: ["storage", "retentionBytes"], flag: "retention-bytes", env: "WHARF_RETENTION_BYTES", kind: "integer", description: "default retention by size per log (-1 = unlimited)" },
+  {
+    path: ["dataDir"],
+    flag: "data-dir",
+    env: "WHARF_DATA_DIR",
+    kind: "string",
+    description: "data directory",
+  },
+  {
+    path: ["host"],
+    flag: "host",
+    env: "WHARF_HOST",
+    kind: "string",
+    description: "address every listener binds",
+  },
+  {
+    path: ["kafkaPort"],
+    flag: "kafka-port",
+    env: "WHARF_KAFKA_PORT",
+    kind: "port",
+    description: "Kafka listener port (0 = off)",
+  },
+  {
+    path: ["amqpPort"],
+    flag: "amqp-port",
+    env: "WHARF_AMQP_PORT",
+    kind: "port",
+    description: "AMQP 0-9-1 listener port (0 = off)",
+  },
+  {
+    path: ["respPort"],
+    flag: "resp-port",
+    env: "WHARF_RESP_PORT",
+    kind: "port",
+    description: "RESP listener port (0 = off)",
+  },
+  {
+    path: ["mqttPort"],
+    flag: "mqtt-port",
+    env: "WHARF_MQTT_PORT",
+    kind: "port",
+    description: "MQTT listener port (0 = off)",
+  },
+  {
+    path: ["stompPort"],
+    flag: "stomp-port",
+    env: "WHARF_STOMP_PORT",
+    kind: "port",
+    description: "STOMP listener port (0 = off)",
+  },
+  {
+    path: ["httpPort"],
+    flag: "http-port",
+    env: "WHARF_HTTP_PORT",
+    kind: "port",
+    description: "HTTP port: health, metrics, management (0 = off)",
+  },
+  {
+    path: ["advertise"],
+    flag: "advertise",
+    env: "WHARF_ADVERTISE",
+    kind: "string",
+    description: "HOST[:PORT] Kafka clients are told to connect to (default: the bound address)",
+  },
+  {
+    path: ["autoCreateTopics"],
+    flag: "auto-create-topics",
+    env: "WHARF_AUTO_CREATE_TOPICS",
+    kind: "boolean",
+    description: "create a topic on first produce or metadata request (true|false)",
+  },
+  {
+    path: ["defaultPartitions"],
+    flag: "default-partitions",
+    env: "WHARF_DEFAULT_PARTITIONS",
+    kind: "integer",
+    description: "partitions of an auto-created topic, and of CreateTopics with -1",
+  },
+  {
+    path: ["logLevel"],
+    flag: "log-level",
+    env: "WHARF_LOG_LEVEL",
+    kind: "enum",
+    description: `log level (${logLevels.join("|")})`,
+  },
+  {
+    path: ["groupInitialRebalanceDelayMs"],
+    flag: "group-initial-rebalance-delay-ms",
+    env: "WHARF_GROUP_INITIAL_REBALANCE_DELAY_MS",
+    kind: "integer",
+    description: "delay before the first rebalance of an empty consumer group",
+  },
+  {
+    path: ["storage", "durability"],
+    flag: "durability",
+    env: "WHARF_DURABILITY",
+    kind: "enum",
+    description: "default durability: fsync before ack | interval | none",
+  },
+  {
+    path: ["storage", "flushIntervalMs"],
+    flag: "flush-interval-ms",
+    env: "WHARF_FLUSH_INTERVAL_MS",
+    kind: "integer",
+    description: "fsync period for durability=interval",
+  },
+  {
+    path: ["storage", "segmentBytes"],
+    flag: "segment-bytes",
+    env: "WHARF_SEGMENT_BYTES",
+    kind: "integer",
+    description: "segment size before roll",
+  },
+  {
+    path: ["storage", "retentionMs"],
+    flag: "retention-ms",
+    env: "WHARF_RETENTION_MS",
+    kind: "integer",
+    description: "default retention by age (-1 = forever)",
+  },
+  {
+    path: ["storage", "retentionBytes"],
+    flag: "retention-bytes",
+    env: "WHARF_RETENTION_BYTES",
+    kind: "integer",
+    description: "default retention by size per log (-1 = unlimited)",
+  },
 ];
 
 export type ConfigLayer = Record<string, unknown>;
@@ -116,6 +272,12 @@ function fail(detail: string): never {
 /** Parses a raw string from env or a flag into the setting's type; names the source on error. */
 export function parseSettingValue(setting: Setting, raw: string, source: string): unknown {
   if (setting.kind === "string" || setting.kind === "enum") return raw;
+  if (setting.kind === "boolean") {
+    const value = raw.trim().toLowerCase();
+    if (value === "true" || value === "1") return true;
+    if (value === "false" || value === "0") return false;
+    fail(`${source}: '${raw}' is not a boolean (true|false)`);
+  }
   if (!/^-?\d+$/.test(raw.trim())) fail(`${source}: '${raw}' is not an integer`);
   return Number(raw.trim());
 }
@@ -156,7 +318,8 @@ export function layerFromFile(path: string): ConfigLayer {
   try {
     const stat = statSync(path);
     if (!stat.isFile()) fail(`config file ${path} is not a file`);
-    if (stat.size > configFileBytesMax) fail(`config file ${path} is larger than ${configFileBytesMax} bytes`);
+    if (stat.size > configFileBytesMax)
+      fail(`config file ${path} is larger than ${configFileBytesMax} bytes`);
     text = readFileSync(path, "utf8");
   } catch (error) {
     if (error instanceof WharfError) throw error;
@@ -196,7 +359,9 @@ export function validateConfig(candidate: unknown, source = "configuration"): Co
   const key = issue.path.join(".") || "(root)";
   if (issue.code === "unrecognized_keys") {
     const keys = (issue as { keys: string[] }).keys.join(", ");
-    fail(`${source}: unknown key${keys.includes(",") ? "s" : ""} ${keys}${key === "(root)" ? "" : ` in ${key}`}`);
+    fail(
+      `${source}: unknown key${keys.includes(",") ? "s" : ""} ${keys}${key === "(root)" ? "" : ` in ${key}`}`,
+    );
   }
   fail(`${source}: ${key}: ${issue.message}`);
 }

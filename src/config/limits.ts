@@ -22,6 +22,14 @@ export const batchBytesMaxDefault = 8 * MiB;
 /** No configuration may raise the batch limit beyond this: a batch is held in memory whole. */
 export const batchBytesMaxCeiling = 256 * MiB;
 
+/**
+ * Largest decompressed records section of one compressed batch (zip-bomb protection). Kafka
+ * producers size batches by `batch.size` (16 KiB) and `max.request.size` (1 MiB), so real
+ * batches inflate to a few MiB; this leaves 8x the default batch limit (common ratios are
+ * 4-10x) while bounding the memory that decompressing one untrusted batch can take.
+ */
+export const batchDecompressedBytesMax = 64 * MiB;
+
 /** Segment size before a new segment is rolled (Kafka's `segment.bytes` default is 1 GiB). */
 export const segmentBytesDefault = 1 * GiB;
 /** Segments are addressed with 32-bit file positions in the offset index. */
@@ -52,8 +60,98 @@ export const groupCommitBytesMax = 16 * MiB;
 /** Appends waiting for the log writer; beyond this `append` fails with a busy error. */
 export const appendQueueBytesMax = 64 * MiB;
 
+/**
+ * Longest log name (a directory name under the data dir). Kafka's topic limit is 249 so that
+ * `<topic>-<partition>` stays within the 255-byte file-name limit of common file systems.
+ */
+export const logNameBytesMax = 249;
+
+/**
+ * Bytes at the end of a log whose batch headers `Log.recentBatchHeaders` returns, to rebuild
+ * idempotent-producer state after a restart. Producers retry within seconds and Kafka keeps
+ * only the last 5 batches per producer, so they lie well within this; it bounds the startup
+ * scan and the memory of the headers.
+ */
+export const recentBatchHeadersBytes = 8 * MiB;
+
 /** Largest read returned by one `Log.read` call, whatever the caller asks for. */
 export const readBytesMax = 64 * MiB;
+
+/** Upper bound on partitions per topic: each is a directory and open file handles. */
+export const partitionsPerTopicMax = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Kafka listener
+
+/**
+ * Largest Kafka request frame (the 4-byte size prefix's value) a connection accepts: Kafka's
+ * `socket.request.max.bytes` default. A frame is held in memory whole before it is decoded,
+ * so this bounds the memory one connection can pin with a single request; Produce requests
+ * carrying large batches are the reason it is this high.
+ */
+export const kafkaFrameBytesMax = 100 * MiB;
+
+/**
+ * Longest string, in UTF-8 bytes, any Kafka string field may hold. The classic encoding has an
+ * int16 length, and Kafka applies the same bound to compact strings, so a longer declared
+ * length is a malformed request rather than a big one.
+ */
+export const kafkaStringBytesMax = 0x7fff;
+
+/**
+ * Open Kafka connections per listener; one more is closed at accept with a log line. Each
+ * connection costs a file descriptor, a socket buffer and a response writer; the bound keeps a
+ * connection storm (a client bug, a reconnect loop) from exhausting descriptors, which would
+ * also stop segment rolls. Kafka's own `max.connections` defaults to unlimited.
+ */
+export const kafkaConnectionsMax = 4096;
+
+/**
+ * Requests read from one connection and not yet answered. Kafka clients pipeline (librdkafka
+ * keeps up to `max.in.flight` produce requests per connection, 1,000,000 by default); the
+ * session stops reading the socket at this count, so TCP flow control pushes back on the
+ * client instead of the broker queueing without bound.
+ */
+export const kafkaInFlightRequestsMax = 128;
+
+/**
+ * Bytes of request frames one connection may have in flight (decoded, handled, not yet
+ * answered). Reading pauses above it; one frame is always admitted, so a frame up to
+ * `kafkaFrameBytesMax` still gets through. Bounds the memory a fast producer pins per
+ * connection while its appends wait for fsync.
+ */
+export const kafkaInFlightBytesMax = 64 * MiB;
+
+/**
+ * Bytes queued on a connection's socket (responses written, not yet taken by the kernel)
+ * above which the session stops reading requests until the socket drains. A consumer that
+ * stops reading its Fetch responses then stops the broker from reading its next Fetch, so
+ * memory stays bounded.
+ */
+export const kafkaOutputBytesMax = 8 * MiB;
+
+/**
+ * A connection with no request in flight and no bytes received for this long is closed:
+ * Kafka's `connections.max.idle.ms` (10 minutes). Clients reconnect when they need to; the bound
+ * reclaims descriptors of clients that vanished without closing.
+ */
+export const kafkaConnectionIdleMsMax = 10 * 60_000;
+
+/**
+ * Longest Fetch long-poll: a larger `max_wait_ms` is cut to this. Clients ask for 0.1-5 s;
+ * the bound keeps a bogus value from parking a request (and its connection slot) for days.
+ */
+export const kafkaFetchWaitMsMax = 60_000;
+
+/**
+ * Producer ids handed out per persisted block (Kafka's controller allocates blocks of 1000).
+ * The end of the current block is written to disk before an id from it is used, so after a
+ * crash the next id starts past every id ever handed out; at most one block is skipped.
+ */
+export const kafkaProducerIdBlockSize = 1000;
+
+/** Bytes of a frame dumped per log line with `WHARF_DEBUG_FRAMES=1` (a debugging aid). */
+export const kafkaDebugFrameBytesMax = 4 * KiB;
 
 /** Max time for a clean shutdown to finish in-flight appends before the process exits. */
 export const shutdownGraceMs = 10_000;
@@ -64,15 +162,85 @@ export const logSnippetBytes = 64;
 /** Largest configuration file accepted: config is small; anything bigger is a mistake. */
 export const configFileBytesMax = 1 * MiB;
 
+// Consumer groups (src/core/groups) --------------------------------------------------------
+
+/**
+ * Shortest session timeout a group member may ask for (Kafka's `group.min.session.timeout.ms`):
+ * shorter ones expire members on an ordinary GC pause or network hiccup and make groups flap.
+ */
+export const groupSessionTimeoutMsMin = 6_000;
+/**
+ * Longest session timeout (Kafka's `group.max.session.timeout.ms`, 30 min): how long a crashed
+ * member can hold its partitions unread before the coordinator notices.
+ */
+export const groupSessionTimeoutMsMax = 30 * 60_000;
+/**
+ * Longest rebalance a member may ask the coordinator to wait for (JoinGroup's rebalance
+ * timeout; clients send `max.poll.interval.ms`, 5 min by default). Kafka does not bound it;
+ * we cap it so a pending rebalance (and its parked JoinGroup requests) cannot last for weeks.
+ */
+export const groupRebalanceTimeoutMsMax = 60 * 60_000;
+/**
+ * Delay before the first rebalance of an empty group (Kafka's
+ * `group.initial.rebalance.delay.ms`): consumers started together form one generation instead
+ * of one rebalance each. Config `groupInitialRebalanceDelayMs` (tests lower it).
+ */
+export const groupInitialRebalanceDelayMsDefault = 3_000;
+/** No configuration may delay a first rebalance longer than this. */
+export const groupInitialRebalanceDelayMsCeiling = 5 * 60_000;
+/**
+ * Members (joined and pending) of one group (Kafka's `group.max.size` is unbounded). Each
+ * member holds its subscription metadata in memory, and the leader receives all of them in
+ * one JoinGroup response, which must stay well below the frame limit.
+ */
+export const groupMembersMax = 1_000;
+/** Groups the coordinator holds (with members or with committed offsets): bounds memory. */
+export const groupsMax = 100_000;
+/** Bytes of client metadata stored with one committed offset (Kafka's `offset.metadata.max.bytes`). */
+export const offsetMetadataBytesMax = 4 * KiB;
+/**
+ * Segment size of the committed-offsets log: the rewrite that bounds the log frees whole
+ * segments only, so smaller segments free space sooner.
+ */
+export const offsetsLogSegmentBytes = 16 * MiB;
+/**
+ * The committed-offsets log is rewritten (a snapshot of the latest offset per key, older
+ * records dropped) once this many bytes, and at least the size of the last snapshot, were
+ * appended since the last rewrite. Bounds the log at about twice its live data plus a segment.
+ */
+export const offsetsLogRewriteBytes = 64 * MiB;
+/** Largest batch of the offsets-log snapshot: one append per batch keeps each fsync modest. */
+export const offsetsSnapshotBatchBytes = 1 * MiB;
+/**
+ * Committed offsets of a group without members expire this long after their commit (Kafka's
+ * `offsets.retention.minutes`: 7 days), so abandoned groups do not accumulate forever.
+ */
+export const offsetsRetentionMsDefault = 7 * 24 * 3600 * 1000;
+/** How often expired offsets are looked for (Kafka's `offsets.retention.check.interval.ms`). */
+export const offsetsRetentionCheckIntervalMs = 10 * 60_000;
+
 /** Asserts the relations between limits; called once at startup. Violations are bugs. */
 export function assertLimitRelations(): void {
   const checks: Array<[boolean, string]> = [
     [batchBytesMaxDefault <= batchBytesMaxCeiling, "batch default above ceiling"],
+    [batchBytesMaxDefault <= batchDecompressedBytesMax, "a default batch must decompress"],
     [segmentBytesFloor < segmentBytesDefault, "segment floor above default"],
     [segmentBytesDefault <= segmentBytesCeiling, "segment default above ceiling"],
     [batchBytesMaxCeiling <= segmentBytesCeiling, "a batch must fit in a segment"],
     [groupCommitBytesMax <= appendQueueBytesMax, "group commit larger than the append queue"],
     [recordBatchHeaderBytes < indexIntervalBytesDefault, "index interval below one header"],
+    [batchBytesMaxDefault <= kafkaFrameBytesMax, "a default-size batch must fit in a Kafka frame"],
+    [kafkaInFlightRequestsMax >= 1, "a Kafka connection must admit one request"],
+    [groupSessionTimeoutMsMin < groupSessionTimeoutMsMax, "group session timeout range empty"],
+    [
+      groupInitialRebalanceDelayMsDefault <= groupInitialRebalanceDelayMsCeiling,
+      "rebalance delay default above ceiling",
+    ],
+    [offsetsLogSegmentBytes >= segmentBytesFloor, "offsets log segment below the floor"],
+    [
+      offsetsSnapshotBatchBytes <= batchBytesMaxDefault,
+      "offsets snapshot batch above the batch limit",
+    ],
   ];
   for (const [ok, what] of checks) {
     if (!ok) throw new Error(`limits: ${what}`);

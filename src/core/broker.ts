@@ -1,10 +1,20 @@
 /**
- * The broker core: owns storage and (in later issues) streams, queues, exchanges and channels.
- * Protocol servers call into it; it never calls a protocol. Opening it runs storage recovery.
+ * The broker core: owns storage and the resources built on it (streams now; queues,
+ * exchanges and channels in later issues). Protocol servers call into it; it never calls a
+ * protocol. Opening it runs storage recovery and loads the definitions.
  */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../logging/logger.ts";
 import { LogStore } from "../storage/log-store.ts";
+import { Authenticator } from "./auth/authenticator.ts";
+import { loadClusterId } from "./cluster-identity.ts";
+import { GroupCoordinator } from "./groups/group-coordinator.ts";
+import { OffsetStore } from "./groups/offset-store.ts";
+import { streamPartitionCatalog } from "./groups/stream-catalog.ts";
+import { ProducerIdAllocator } from "./streams/producer-id-allocator.ts";
+import { StreamRegistry } from "./streams/stream-registry.ts";
 
 export class Broker {
   private closed = false;
@@ -12,20 +22,60 @@ export class Broker {
   private constructor(
     readonly config: Config,
     readonly logStore: LogStore,
+    readonly streams: StreamRegistry,
     private readonly logger: Logger,
+    /** Stable across restarts (meta/cluster.json); Kafka Metadata and DescribeCluster. */
+    readonly clusterId: string,
+    /** Idempotent-producer ids, never reused (meta/producer-ids.json). */
+    readonly producerIds: ProducerIdAllocator,
+    readonly authenticator: Authenticator,
+    /** Consumer groups (Kafka's classic group protocol) and their committed offsets. */
+    readonly groups: GroupCoordinator,
   ) {}
 
   static async open(config: Config, logger: Logger): Promise<Broker> {
     const logStore = await LogStore.open(config.dataDir, {
       logger: logger.child({ component: "storage" }),
     });
-    return new Broker(config, logStore, logger);
+    try {
+      const metaDir = join(config.dataDir, "meta");
+      await mkdir(metaDir, { recursive: true });
+      const streams = await StreamRegistry.open(logStore, metaDir, {
+        defaults: config.storage,
+        logger: logger.child({ component: "streams" }),
+      });
+      const clusterId = await loadClusterId(metaDir);
+      const producerIds = await ProducerIdAllocator.open(metaDir);
+      const groupLogger = logger.child({ component: "groups" });
+      const groups = new GroupCoordinator({
+        offsets: await OffsetStore.open(logStore, { logger: groupLogger }),
+        partitions: streamPartitionCatalog(streams),
+        logger: groupLogger,
+        initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+      });
+      return new Broker(
+        config,
+        logStore,
+        streams,
+        logger,
+        clusterId,
+        producerIds,
+        new Authenticator(),
+        groups,
+      );
+    } catch (error) {
+      await logStore.close();
+      throw error;
+    }
   }
 
   /** Finishes in-flight appends, fsyncs and closes every log. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const topic of this.streams.list())
+      for (const partition of topic.partitions) partition.wakeAll();
+    await this.groups.close();
     await this.logStore.close();
     this.logger.info("broker closed");
   }

@@ -4,21 +4,50 @@
  * clean shutdown: stop accepting, let in-flight appends finish, fsync, close.
  */
 import type { Server } from "node:net";
+import { hostname } from "node:os";
 import { HttpServer } from "../admin/http-server.ts";
-import type { Config } from "../config/config.ts";
+import { type Config, parseAdvertise } from "../config/config.ts";
 import { assertLimitRelations } from "../config/limits.ts";
 import { Broker } from "../core/broker.ts";
 import type { Logger } from "../logging/logger.ts";
+import { KafkaServer } from "../protocols/kafka/server.ts";
 import { closeServer, listen } from "./listen.ts";
 
 export interface BoundPorts {
   http?: number;
+  kafka?: number;
+}
+
+const wildcardHosts = new Set(["0.0.0.0", "::", "[::]", ""]);
+
+/**
+ * The address Kafka clients are told to use: `--advertise HOST[:PORT]` (port defaults to the
+ * bound one), else the bound address. A wildcard bind has no address clients can use, so the
+ * machine's host name stands in, with a warning to set --advertise.
+ */
+export function advertisedAddress(
+  config: Config,
+  boundPort: number,
+  logger: Logger,
+): { host: string; port: number } {
+  const parsed = config.advertise === null ? null : parseAdvertise(config.advertise);
+  if (parsed) return { host: parsed.host, port: parsed.port ?? boundPort };
+  if (wildcardHosts.has(config.host)) {
+    const host = hostname();
+    logger.warn(
+      { host: config.host, advertised: host },
+      "kafka listener bound to a wildcard address: advertising the host name; set --advertise",
+    );
+    return { host, port: boundPort };
+  }
+  return { host: config.host, port: boundPort };
 }
 
 export class WharfServer {
   private live = true;
   private ready = false;
   private broker: Broker | undefined;
+  private kafka: KafkaServer | undefined;
   private readonly servers: Array<{ name: string; server: Server }> = [];
   readonly ports: BoundPorts = {};
 
@@ -52,6 +81,16 @@ export class WharfServer {
     const started = Date.now();
     this.broker = await Broker.open(config, logger.child({ component: "broker" }));
     logger.info({ dataDir: config.dataDir, ms: Date.now() - started }, "storage opened");
+    if (config.kafkaPort !== 0) {
+      const kafka = new KafkaServer({
+        broker: this.broker,
+        logger: logger.child({ component: "kafka" }),
+        debugFrames: process.env.WHARF_DEBUG_FRAMES === "1",
+      });
+      this.kafka = kafka;
+      this.ports.kafka = await listen(kafka.netServer, "kafka", config.host, config.kafkaPort);
+      kafka.setAdvertised(advertisedAddress(config, this.ports.kafka, logger));
+    }
     this.ready = true;
     logger.info({ host: config.host, ports: this.ports }, "wharf is ready");
   }
@@ -67,7 +106,11 @@ export class WharfServer {
     this.ready = false;
     this.logger.info({ reason }, "shutting down");
     // Stop accepting first so no new work arrives, then drain and close storage.
-    await Promise.all(this.servers.map(({ server }) => closeServer(server)));
+    // Protocol sessions close before the broker, so no request reaches a closing core.
+    await Promise.all([
+      ...this.servers.map(({ server }) => closeServer(server)),
+      this.kafka?.close(),
+    ]);
     await this.broker?.close();
     this.logger.info("stopped");
   }

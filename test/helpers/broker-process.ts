@@ -114,6 +114,14 @@ export class BrokerProcess {
     return this.exited;
   }
 
+  /** Waits for the process to exit on its own (after a signal the test sent itself). */
+  async waitExit(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    const status = await this.exited;
+    clearTimeout(timer);
+    return status;
+  }
+
   /** SIGKILL (a crash); the data directory is kept for a restart. */
   async kill(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
