@@ -34,19 +34,16 @@ export class HttpServer {
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? "/").split("?", 1)[0];
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return this.reply(response, 405, { error: "method not allowed" });
-    }
-    switch (path) {
-      case "/healthz":
-        return this.health.isLive()
-          ? this.reply(response, 200, { status: "ok" })
-          : this.reply(response, 503, { status: "shutting down" });
-      case "/readyz":
-        return this.health.isReady()
-          ? this.reply(response, 200, { status: "ready" })
-          : this.reply(response, 503, { status: this.health.isLive() ? "starting" : "shutting down" });
-      default:
-        return this.reply(response, 404, { error: "not found" });
+      this.reply(response, 405, { error: "method not allowed" });
+    } else if (path === "/healthz") {
+      if (this.health.isLive()) this.reply(response, 200, { status: "ok" });
+      else this.reply(response, 503, { status: "shutting down" });
+    } else if (path === "/readyz") {
+      if (this.health.isReady()) this.reply(response, 200, { status: "ready" });
+      else
+        this.reply(response, 503, { status: this.health.isLive() ? "starting" : "shutting down" });
+    } else {
+      this.reply(response, 404, { error: "not found" });
     }
   }
 

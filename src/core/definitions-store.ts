@@ -18,14 +18,21 @@ export class DefinitionsStore<T> {
   ) {}
 
   /** Opens `path`, or starts from `initial` if it does not exist. */
-  static async open<T>(path: string, initial: T, validate: (raw: unknown) => T): Promise<DefinitionsStore<T>> {
+  static async open<T>(
+    path: string,
+    initial: T,
+    validate: (raw: unknown) => T,
+  ): Promise<DefinitionsStore<T>> {
     await rm(`${path}.tmp`, { force: true });
     let text: string;
     try {
       text = await readFile(path, "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return new DefinitionsStore(path, initial);
-      throw new WharfError("WHARF_STORAGE_IO", `reading ${path}: ${(error as Error).message}`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code === "ENOENT")
+        return new DefinitionsStore(path, initial);
+      throw new WharfError("WHARF_STORAGE_IO", `reading ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     let raw: unknown;
     try {

@@ -16,12 +16,22 @@ import {
 
 const records = [
   { key: Buffer.from("k1"), value: Buffer.from("hello"), timestamp: 1_700_000_000_000 },
-  { key: null, value: Buffer.from("world"), timestamp: 1_700_000_000_005, headers: [{ key: "h", value: Buffer.from("v") }] },
+  {
+    key: null,
+    value: Buffer.from("world"),
+    timestamp: 1_700_000_000_005,
+    headers: [{ key: "h", value: Buffer.from("v") }],
+  },
   { value: null, timestamp: 1_700_000_000_002, headers: [{ key: "empty", value: null }] },
 ];
 
 test("encode then decode round-trips records, header fields and CRC", () => {
-  const batch = encodeBatch(records, { baseOffset: 42, producerId: 7, producerEpoch: 1, baseSequence: 3 });
+  const batch = encodeBatch(records, {
+    baseOffset: 42,
+    producerId: 7,
+    producerEpoch: 1,
+    baseSequence: 3,
+  });
   const header = readBatchHeader(batch);
   assert.equal(header.baseOffset, 42);
   assert.equal(header.magic, 2);
@@ -31,10 +41,18 @@ test("encode then decode round-trips records, header fields and CRC", () => {
   assert.equal(header.maxTimestamp, 1_700_000_000_005);
   assert.equal(header.producerId, 7);
   assert.equal(header.batchLength + 12, batch.length);
-  assert.deepEqual(checkBatch(batch, 0, batch.length, { fromProducer: true }), { ok: true, size: batch.length });
+  assert.deepEqual(checkBatch(batch, 0, batch.length, { fromProducer: true }), {
+    ok: true,
+    size: batch.length,
+  });
   const decoded = decodeRecords(batch);
   assert.deepEqual(
-    decoded.map((r) => [r.offset, r.timestamp, r.key?.toString() ?? null, r.value?.toString() ?? null]),
+    decoded.map((r) => [
+      r.offset,
+      r.timestamp,
+      r.key?.toString() ?? null,
+      r.value?.toString() ?? null,
+    ]),
     [
       [42, 1_700_000_000_000, "k1", "hello"],
       [43, 1_700_000_000_005, null, "world"],
@@ -97,13 +115,28 @@ test("splitBatches walks concatenated batches and rejects trailing garbage", () 
   const a = encodeBatch(records.slice(0, 1));
   const b = encodeBatch(records);
   const spans = splitBatches(Buffer.concat([a, b]));
-  assert.deepEqual(spans.map((s) => [s.pos, s.size, s.offsetCount]), [[0, a.length, 1], [a.length, b.length, 3]]);
-  assert.throws(() => splitBatches(Buffer.concat([a, Buffer.from([1, 2, 3])])), (e) => isWharfError(e, "WHARF_BATCH_INVALID"));
-  assert.throws(() => splitBatches(Buffer.alloc(0)), (e) => isWharfError(e, "WHARF_BATCH_INVALID"));
+  assert.deepEqual(
+    spans.map((s) => [s.pos, s.size, s.offsetCount]),
+    [
+      [0, a.length, 1],
+      [a.length, b.length, 3],
+    ],
+  );
+  assert.throws(
+    () => splitBatches(Buffer.concat([a, Buffer.from([1, 2, 3])])),
+    (e) => isWharfError(e, "WHARF_BATCH_INVALID"),
+  );
+  assert.throws(
+    () => splitBatches(Buffer.alloc(0)),
+    (e) => isWharfError(e, "WHARF_BATCH_INVALID"),
+  );
 });
 
 test("decodeRecords reports malformed records as WHARF_BATCH_INVALID", () => {
   const batch = encodeBatch(records);
   batch[Offset.records] = 0x7f; // first record claims a huge length
-  assert.throws(() => decodeRecords(batch), (e) => isWharfError(e, "WHARF_BATCH_INVALID"));
+  assert.throws(
+    () => decodeRecords(batch),
+    (e) => isWharfError(e, "WHARF_BATCH_INVALID"),
+  );
 });

@@ -20,9 +20,24 @@
  * Because the CRC starts at `attributes`, the log assigns `baseOffset` and the leader epoch in
  * place, without re-encoding records or recomputing the checksum. Records are only decoded
  * where the broker must look inside (compaction, cross-protocol delivery).
+ *
+ * A compressed batch (attributes bits 0-2, see `compression.ts`) holds the records section
+ * compressed as a whole; `recordCount` stays in the clear and the CRC covers the compressed
+ * bytes. `decodeRecords` reads uncompressed batches only; `decodeBatchRecords` reads any.
  */
 import { batchBytesMaxDefault, recordBatchHeaderBytes } from "../config/limits.ts";
 import { WharfError } from "../errors/index.ts";
+import {
+  Compression,
+  type CompressionCode,
+  type CompressOptions,
+  compressRecords,
+  compressRecordsSync,
+  type DecompressOptions,
+  decompressRecords,
+  isCompressionCode,
+  type SyncCompressionCode,
+} from "./compression.ts";
 import { crc32c } from "./crc32c.ts";
 import { sizeOfVarlong, VarintCursor, VarintError, writeVarlong } from "./varint.ts";
 
@@ -48,8 +63,7 @@ export const Offset = {
   records: 61,
 } as const;
 
-export const Compression = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
-export type CompressionCode = (typeof Compression)[keyof typeof Compression];
+export { Compression, type CompressionCode } from "./compression.ts";
 
 export const Attribute = {
   compressionMask: 0x07,
@@ -131,7 +145,11 @@ export function setPartitionLeaderEpoch(buffer: Buffer, pos: number, epoch: numb
 
 export type BatchCheck =
   | { ok: true; size: number }
-  | { ok: false; error: WharfError; /** true when more bytes could complete the batch */ short: boolean };
+  | {
+      ok: false;
+      error: WharfError /** true when more bytes could complete the batch */;
+      short: boolean;
+    };
 
 export interface CheckOptions {
   /** Largest whole batch accepted. */
@@ -162,7 +180,11 @@ export function checkBatch(
   const magic = buffer.readInt8(pos + Offset.magic);
   if (magic !== BATCH_MAGIC) {
     const detail = `magic ${magic}, expected ${BATCH_MAGIC}`;
-    return { ok: false, short: false, error: new WharfError("WHARF_BATCH_UNSUPPORTED_MAGIC", detail) };
+    return {
+      ok: false,
+      short: false,
+      error: new WharfError("WHARF_BATCH_UNSUPPORTED_MAGIC", detail),
+    };
   }
   const batchLength = buffer.readInt32BE(pos + Offset.batchLength);
   const size = batchLength + BATCH_LOG_OVERHEAD;
@@ -189,6 +211,11 @@ export function checkBatch(
     const lastOffsetDelta = buffer.readInt32BE(pos + Offset.lastOffsetDelta);
     if (count < 1 || lastOffsetDelta !== count - 1) {
       const detail = `recordCount ${count} with lastOffsetDelta ${lastOffsetDelta}`;
+      return { ok: false, short: false, error: new WharfError("WHARF_BATCH_INVALID", detail) };
+    }
+    const codec = buffer.readInt16BE(pos + Offset.attributes) & Attribute.compressionMask;
+    if (!isCompressionCode(codec)) {
+      const detail = `unknown compression codec ${codec}`;
       return { ok: false, short: false, error: new WharfError("WHARF_BATCH_INVALID", detail) };
     }
   }
@@ -252,6 +279,13 @@ export interface EncodeOptions {
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
+  /**
+   * Codec of the records section; its id replaces attributes bits 0-2. `encodeBatch` takes
+   * the codecs with a synchronous library, `encodeBatchCompressed` takes all.
+   */
+  compression?: CompressionCode;
+  /** Level for gzip and zstd (see `CompressOptions`). */
+  compressionLevel?: number;
 }
 
 function sizeOfBytesField(bytes: Buffer | null | undefined): number {
@@ -276,8 +310,21 @@ function writeBytesField(target: Buffer, pos: number, bytes: Buffer | null | und
   return pos + bytes.copy(target, pos);
 }
 
-/** Encodes uncompressed records as one RecordBatch v2 with a valid CRC. */
-export function encodeBatch(records: RecordInput[], options: EncodeOptions = {}): Buffer {
+/**
+ * Encodes records as one RecordBatch v2 with a valid CRC, compressed with
+ * `options.compression` (none by default; zstd needs `encodeBatchCompressed`).
+ */
+export function encodeBatch(
+  records: RecordInput[],
+  options: EncodeOptions & { compression?: SyncCompressionCode } = {},
+): Buffer {
+  const codec = options.compression ?? Compression.none;
+  if (codec !== Compression.none) {
+    const plain = encodeBatch(records, { ...options, compression: Compression.none });
+    const compressOptions = { level: options.compressionLevel };
+    const compressed = compressRecordsSync(codec, plain.subarray(Offset.records), compressOptions);
+    return withCompressedRecords(plain, codec, compressed);
+  }
   if (records.length === 0) throw new RangeError("a batch needs at least one record");
   const baseTimestamp = options.baseTimestamp ?? records[0]!.timestamp ?? Date.now();
   let maxTimestamp = baseTimestamp;
@@ -327,11 +374,34 @@ export function encodeBatch(records: RecordInput[], options: EncodeOptions = {})
   return buffer;
 }
 
-/**
- * Decodes the records of an uncompressed batch at `pos`. The caller has validated the batch
- * (`checkBatch`); malformed records still raise `WHARF_BATCH_INVALID`, never a RangeError.
- */
-export function decodeRecords(buffer: Buffer, pos = 0): DecodedRecord[] {
+/** Encodes records as one RecordBatch v2 compressed with any codec, off the main thread. */
+export async function encodeBatchCompressed(
+  records: RecordInput[],
+  options: EncodeOptions = {},
+): Promise<Buffer> {
+  const codec = options.compression ?? Compression.none;
+  const plain = encodeBatch(records, { ...options, compression: Compression.none });
+  if (codec === Compression.none) return plain;
+  const compressOptions: CompressOptions = { level: options.compressionLevel };
+  const compressed = await compressRecords(codec, plain.subarray(Offset.records), compressOptions);
+  return withCompressedRecords(plain, codec, compressed);
+}
+
+/** The batch `plain` (uncompressed, at offset 0) with its records replaced by `compressed`. */
+function withCompressedRecords(plain: Buffer, codec: CompressionCode, compressed: Buffer): Buffer {
+  const total = Offset.records + compressed.length;
+  const buffer = Buffer.allocUnsafe(total);
+  plain.copy(buffer, 0, 0, Offset.records);
+  compressed.copy(buffer, Offset.records);
+  buffer.writeInt32BE(total - BATCH_LOG_OVERHEAD, Offset.batchLength);
+  const attributes = plain.readInt16BE(Offset.attributes) & ~Attribute.compressionMask;
+  buffer.writeInt16BE(attributes | codec, Offset.attributes);
+  buffer.writeUInt32BE(crc32c(buffer, Offset.attributes, total), Offset.crc);
+  return buffer;
+}
+
+/** Reads and sanity-checks the header of the batch at `pos` before its records are decoded. */
+function headerForDecode(buffer: Buffer, pos: number): BatchHeader {
   if (buffer.length - pos < BATCH_HEADER_BYTES) {
     throw new WharfError("WHARF_BATCH_INVALID", `${buffer.length - pos} bytes, less than a header`);
   }
@@ -342,15 +412,61 @@ export function decodeRecords(buffer: Buffer, pos = 0): DecodedRecord[] {
   if (header.batchLength + BATCH_LOG_OVERHEAD > buffer.length - pos) {
     throw new WharfError("WHARF_BATCH_INVALID", "batch runs past the end of its buffer");
   }
+  return header;
+}
+
+/**
+ * Decodes the records of the batch at `pos` whatever its codec: compressed records are
+ * inflated first, within `options.decompressedBytesMax` (default `batchDecompressedBytesMax`).
+ * The caller has validated the batch (`checkBatch`); bad compressed data, an oversized
+ * inflation and malformed records all raise `WHARF_BATCH_INVALID`.
+ */
+export async function decodeBatchRecords(
+  buffer: Buffer,
+  pos = 0,
+  options?: DecompressOptions,
+): Promise<DecodedRecord[]> {
+  const header = headerForDecode(buffer, pos);
+  const codec = header.attributes & Attribute.compressionMask;
+  if (codec === Compression.none) return decodeRecords(buffer, pos);
+  if (!isCompressionCode(codec)) {
+    throw new WharfError("WHARF_BATCH_INVALID", `unknown compression codec ${codec}`);
+  }
+  const end = pos + header.batchLength + BATCH_LOG_OVERHEAD;
+  const compressed = buffer.subarray(pos + Offset.records, end);
+  const section = await decompressRecords(codec, compressed, options);
+  return decodeRecordSection(header, section, 0, section.length, true);
+}
+
+/**
+ * Decodes the records of an uncompressed batch at `pos`. The caller has validated the batch
+ * (`checkBatch`); malformed records still raise `WHARF_BATCH_INVALID`, never a RangeError.
+ */
+export function decodeRecords(buffer: Buffer, pos = 0): DecodedRecord[] {
+  const header = headerForDecode(buffer, pos);
   const compression = header.attributes & Attribute.compressionMask;
   if (compression !== Compression.none) {
     throw new WharfError("WHARF_BATCH_INVALID", `compression ${compression} is not decoded here`);
   }
   const end = pos + header.batchLength + BATCH_LOG_OVERHEAD;
-  if (header.recordCount < 0 || header.recordCount > end - pos - BATCH_HEADER_BYTES) {
+  return decodeRecordSection(header, buffer, pos + Offset.records, end, false);
+}
+
+/**
+ * Decodes `header.recordCount` records from `source[start, end)`. With `exact`, bytes left
+ * after the last record are an error (as Kafka's "records still remaining" check).
+ */
+function decodeRecordSection(
+  header: BatchHeader,
+  source: Buffer,
+  start: number,
+  end: number,
+  exact: boolean,
+): DecodedRecord[] {
+  if (header.recordCount < 0 || header.recordCount > end - start) {
     throw new WharfError("WHARF_BATCH_INVALID", `recordCount ${header.recordCount}`);
   }
-  const cursor = new VarintCursor(buffer, pos + Offset.records, end);
+  const cursor = new VarintCursor(source, start, end);
   const records: DecodedRecord[] = new Array(header.recordCount);
   try {
     for (let i = 0; i < header.recordCount; i++) {
@@ -370,9 +486,13 @@ export function decodeRecords(buffer: Buffer, pos = 0): DecodedRecord[] {
       for (let h = 0; h < headerCount; h++) {
         const headerKey = cursor.readBytes(cursor.readVarint());
         if (headerKey === null) throw new VarintError("null header key");
-        headers[h] = { key: headerKey.toString("utf8"), value: cursor.readBytes(cursor.readVarint()) };
+        headers[h] = {
+          key: headerKey.toString("utf8"),
+          value: cursor.readBytes(cursor.readVarint()),
+        };
       }
-      if (cursor.pos !== recordEnd) throw new VarintError("record length does not match its fields");
+      if (cursor.pos !== recordEnd)
+        throw new VarintError("record length does not match its fields");
       records[i] = {
         offset: header.baseOffset + offsetDelta,
         timestamp: header.baseTimestamp + timestampDelta,
@@ -380,6 +500,11 @@ export function decodeRecords(buffer: Buffer, pos = 0): DecodedRecord[] {
         value,
         headers,
       };
+    }
+    if (exact && cursor.pos !== end) {
+      throw new VarintError(
+        `${end - cursor.pos} bytes after the last of ${header.recordCount} records`,
+      );
     }
   } catch (error) {
     if (error instanceof VarintError) {

@@ -53,7 +53,9 @@ export class VarintCursor {
   readBytes(length: number): Buffer | null {
     if (length === -1) return null;
     if (length < -1 || length > this.end - this.pos) {
-      throw new VarintError(`length ${length} does not fit in the ${this.end - this.pos} bytes left`);
+      throw new VarintError(
+        `length ${length} does not fit in the ${this.end - this.pos} bytes left`,
+      );
     }
     const slice = this.buffer.subarray(this.pos, this.pos + length);
     this.pos += length;

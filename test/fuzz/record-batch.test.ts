@@ -7,13 +7,21 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { WharfError } from "../../src/errors/index.ts";
-import { checkBatch, decodeRecords, encodeBatch, splitBatches } from "../../src/storage/record-batch.ts";
+import {
+  checkBatch,
+  decodeRecords,
+  encodeBatch,
+  splitBatches,
+} from "../../src/storage/record-batch.ts";
 
 const recordArbitrary = fc.record({
   key: fc.option(fc.uint8Array({ maxLength: 16 }).map((a) => Buffer.from(a))),
   value: fc.option(fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a))),
   headers: fc.array(
-    fc.record({ key: fc.string({ maxLength: 8 }), value: fc.option(fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a))) }),
+    fc.record({
+      key: fc.string({ maxLength: 8 }),
+      value: fc.option(fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a))),
+    }),
     { maxLength: 3 },
   ),
   timestamp: fc.integer({ min: 0, max: 2 ** 42 }),

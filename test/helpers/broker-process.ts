@@ -66,11 +66,15 @@ export class BrokerProcess {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "wharf-test-"));
     const ports = options.ports ?? (await allocatePorts());
-    const child = spawn(process.execPath, [wharfBin, "start", ...portArgs(dataDir, ports), ...(options.args ?? [])], {
-      cwd: repoRoot,
-      env: { ...process.env, WHARF_LOG_LEVEL: "info", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [wharfBin, "start", ...portArgs(dataDir, ports), ...(options.args ?? [])],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, WHARF_LOG_LEVEL: "info", ...options.env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const broker = new BrokerProcess(child, dataDir, ports, ownsDataDir);
     await broker.waitReady(options.readyTimeoutMs ?? 20_000);
     return broker;
@@ -115,7 +119,9 @@ export class BrokerProcess {
   }
 
   /** Waits for the process to exit on its own (after a signal the test sent itself). */
-  async waitExit(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async waitExit(
+    timeoutMs = 15_000,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
     const status = await this.exited;
     clearTimeout(timer);
@@ -154,14 +160,22 @@ export async function allocatePorts(): Promise<BrokerPorts> {
 
 export function portArgs(dataDir: string, ports: BrokerPorts): string[] {
   return [
-    "--data-dir", dataDir,
-    "--host", "127.0.0.1",
-    "--kafka-port", String(ports.kafka),
-    "--amqp-port", String(ports.amqp),
-    "--resp-port", String(ports.resp),
-    "--mqtt-port", String(ports.mqtt),
-    "--stomp-port", String(ports.stomp),
-    "--http-port", String(ports.http),
+    "--data-dir",
+    dataDir,
+    "--host",
+    "127.0.0.1",
+    "--kafka-port",
+    String(ports.kafka),
+    "--amqp-port",
+    String(ports.amqp),
+    "--resp-port",
+    String(ports.resp),
+    "--mqtt-port",
+    String(ports.mqtt),
+    "--stomp-port",
+    String(ports.stomp),
+    "--http-port",
+    String(ports.http),
   ];
 }
 

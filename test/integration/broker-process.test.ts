@@ -25,9 +25,18 @@ test("start, health and readiness, clean shutdown on SIGTERM", async (t) => {
   assert.equal((await fetch(broker.url("/nope"))).status, 404);
   const status = await broker.stop();
   assert.equal(status.code, 0, broker.stderr);
-  const lines = broker.stderr.trim().split("\n").map((line) => JSON.parse(line) as { msg: string; level: number });
-  assert.ok(lines.some((line) => line.msg === "wharf is ready"), "structured ready line");
-  assert.ok(lines.some((line) => line.msg === "stopped"), "structured stopped line");
+  const lines = broker.stderr
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { msg: string; level: number });
+  assert.ok(
+    lines.some((line) => line.msg === "wharf is ready"),
+    "structured ready line",
+  );
+  assert.ok(
+    lines.some((line) => line.msg === "stopped"),
+    "structured stopped line",
+  );
 });
 
 test("SIGINT also shuts down cleanly and the data directory can be reopened", async (t) => {
@@ -47,13 +56,18 @@ test("SIGINT also shuts down cleanly and the data directory can be reopened", as
 test("a taken port ends startup with one line naming it", async (t) => {
   const ports = await allocatePorts();
   const blocker = createServer();
-  await new Promise<void>((resolve) => blocker.listen({ host: "127.0.0.1", port: ports.http }, resolve));
+  await new Promise<void>((resolve) =>
+    blocker.listen({ host: "127.0.0.1", port: ports.http }, resolve),
+  );
   t.after(() => blocker.close());
   const dataDir = tempDir();
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const result = await runWharf(["start", ...portArgs(dataDir, ports)]);
   assert.notEqual(result.code, 0);
-  assert.match(result.stderr, new RegExp(`^wharf: .*http port ${ports.http} on 127\\.0\\.0\\.1 is already in use$`, "m"));
+  assert.match(
+    result.stderr,
+    new RegExp(`^wharf: .*http port ${ports.http} on 127\\.0\\.0\\.1 is already in use$`, "m"),
+  );
 });
 
 test("an unusable data directory ends startup with one line naming it", async (t) => {
@@ -84,7 +98,10 @@ test("unknown flags and bad values are refused with a clear message", async () =
   assert.match(bad.stderr, /^wharf: invalid configuration: .*kafkaPort/m);
   const env = await runWharf(["start"], { env: { WHARF_HTTP_PORT: "http" } });
   assert.notEqual(env.code, 0);
-  assert.match(env.stderr, /^wharf: invalid configuration: environment WHARF_HTTP_PORT: 'http' is not an integer$/m);
+  assert.match(
+    env.stderr,
+    /^wharf: invalid configuration: environment WHARF_HTTP_PORT: 'http' is not an integer$/m,
+  );
 });
 
 test("a config file is read, and flags override it", async (t) => {
@@ -102,7 +119,11 @@ test("a config file is read, and flags override it", async (t) => {
   t.after(() => broker.stop());
   assert.equal((await fetch(broker.url("/healthz"))).status, 200);
   assert.equal((await broker.stop()).code, 0);
-  assert.doesNotMatch(broker.stderr, /"level":30/, "info lines are filtered by the file's logLevel");
+  assert.doesNotMatch(
+    broker.stderr,
+    /"level":30/,
+    "info lines are filtered by the file's logLevel",
+  );
 });
 
 test("--help and --version", async () => {
@@ -115,6 +136,8 @@ test("--help and --version", async () => {
   assert.match(startHelp.stdout, /WHARF_DATA_DIR/);
   const version = await runWharf(["--version"]);
   assert.equal(version.code, 0);
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
   assert.equal(version.stdout.trim(), pkg.version);
 });

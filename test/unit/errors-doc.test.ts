@@ -19,5 +19,6 @@ test("docs/errors.md documents every error code with its mappings", () => {
 
 test("docs/errors.md lists no code the catalog lacks", () => {
   const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]!);
-  for (const code of documented) assert.ok(code in errorCatalog, `${code} is documented but not in the catalog`);
+  for (const code of documented)
+    assert.ok(code in errorCatalog, `${code} is documented but not in the catalog`);
 });

@@ -53,7 +53,8 @@ function sourceFiles(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-const importPattern = /(?:^|[\s;])(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+const importPattern =
+  /(?:^|[\s;])(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
 
 export function findViolations(root: string): string[] {
   const violations: string[] = [];
@@ -68,11 +69,15 @@ export function findViolations(root: string): string[] {
     for (const match of text.matchAll(importPattern)) {
       const specifier = match[1] ?? match[2]!;
       if (!specifier.startsWith(".")) continue; // packages and node: builtins
-      const target = relative(root, resolve(dirname(file), specifier)).split("\\").join("/");
+      const target = relative(root, resolve(dirname(file), specifier))
+        .split("\\")
+        .join("/");
       if (target.startsWith("..")) {
         violations.push(`${source} imports ${specifier}, outside src/`);
       } else if (!rule(target, source)) {
-        violations.push(`${source} imports ${target}: ${area(source)} may not depend on ${area(target)}`);
+        violations.push(
+          `${source} imports ${target}: ${area(source)} may not depend on ${area(target)}`,
+        );
       }
     }
   }

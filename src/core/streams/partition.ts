@@ -6,7 +6,12 @@
  */
 import type { Logger } from "../../logging/logger.ts";
 import type { Log } from "../../storage/log.ts";
-import { Attribute, readBatchHeader, splitBatches } from "../../storage/record-batch.ts";
+import {
+  Attribute,
+  BATCH_HEADER_BYTES,
+  readBatchHeader,
+  readBatchSize,
+} from "../../storage/record-batch.ts";
 import { type AppendOffsets, ProducerStateTable } from "./producer-state.ts";
 
 export interface AppendOptions {
@@ -55,10 +60,14 @@ export class Partition {
    * answered with the original offsets and not written again.
    */
   async append(batches: Buffer, options: AppendOptions = {}): Promise<AppendOffsets> {
-    const spans = splitBatches(batches, { fromProducer: options.fromProducer });
-    if (spans.length === 1) {
+    // Only the header of a lone batch is read here; the log validates every batch (length,
+    // magic, CRC32C, the topic's max.message.bytes) once, when it appends.
+    if (batches.length >= BATCH_HEADER_BYTES && readBatchSize(batches, 0) === batches.length) {
       const header = readBatchHeader(batches, 0);
-      const idempotent = header.producerId >= 0 && header.baseSequence >= 0 && (header.attributes & Attribute.control) === 0;
+      const idempotent =
+        header.producerId >= 0 &&
+        header.baseSequence >= 0 &&
+        (header.attributes & Attribute.control) === 0;
       if (idempotent) return this.appendIdempotent(batches, header, options);
     }
     return this.appendAndWake(batches, options);
@@ -77,10 +86,21 @@ export class Partition {
       });
       await this.rebuilding;
     }
-    const check = this.producers.check(header.producerId, header.producerEpoch, header.baseSequence, header.recordCount);
+    const check = this.producers.check(
+      header.producerId,
+      header.producerEpoch,
+      header.baseSequence,
+      header.recordCount,
+    );
     if (check.duplicate) return check.result;
     const result = this.appendAndWake(batches, options);
-    this.producers.record(header.producerId, header.producerEpoch, header.baseSequence, header.recordCount, result);
+    this.producers.record(
+      header.producerId,
+      header.producerEpoch,
+      header.baseSequence,
+      header.recordCount,
+      result,
+    );
     result.catch(() => {
       // A failed append may have been rolled back by the log: rebuild from what is on disk.
       this.producersStale = true;
@@ -89,7 +109,10 @@ export class Partition {
   }
 
   private async appendAndWake(batches: Buffer, options: AppendOptions): Promise<AppendOffsets> {
-    const result = await this.log.append(batches, { fromProducer: options.fromProducer });
+    const result = await this.log.append(batches, {
+      fromProducer: options.fromProducer,
+      leaderEpoch: this.leaderEpoch,
+    });
     this.wakeReaders();
     return result;
   }
@@ -101,13 +124,22 @@ export class Partition {
     const tail = await this.log.recentBatchHeaders();
     for (const header of tail) {
       if (header.producerId < 0 || header.baseSequence < 0) continue;
-      this.producers.replay(header.producerId, header.producerEpoch, header.baseSequence, header.recordCount, {
-        baseOffset: header.baseOffset,
-        lastOffset: header.baseOffset + header.lastOffsetDelta,
-        logAppendTime: -1,
-      });
+      this.producers.replay(
+        header.producerId,
+        header.producerEpoch,
+        header.baseSequence,
+        header.recordCount,
+        {
+          baseOffset: header.baseOffset,
+          lastOffset: header.baseOffset + header.lastOffsetDelta,
+          logAppendTime: -1,
+        },
+      );
     }
-    this.logger.debug({ topic: this.topic, partition: this.index, producers: this.producers.size }, "producer state rebuilt");
+    this.logger.debug(
+      { topic: this.topic, partition: this.index, producers: this.producers.size },
+      "producer state rebuilt",
+    );
   }
 
   read(offset: number, maxBytes: number): Promise<ReadResult> {

@@ -3,7 +3,8 @@ import { test } from "node:test";
 import { isWharfError } from "../../errors/index.ts";
 import { lastSequenceOf, ProducerStateTable } from "./producer-state.ts";
 
-const offsets = (base: number, count: number) => Promise.resolve({ baseOffset: base, lastOffset: base + count - 1, logAppendTime: -1 });
+const offsets = (base: number, count: number) =>
+  Promise.resolve({ baseOffset: base, lastOffset: base + count - 1, logAppendTime: -1 });
 
 test("in-order batches are accepted, a retried batch is a duplicate with its original offsets", async () => {
   const table = new ProducerStateTable();
@@ -19,11 +20,23 @@ test("in-order batches are accepted, a retried batch is a duplicate with its ori
 test("a gap is out of order, an old epoch is fenced, a new epoch restarts at 0", () => {
   const table = new ProducerStateTable();
   table.record(1, 2, 0, 1, offsets(0, 1));
-  assert.throws(() => table.check(1, 2, 5, 1), (e) => isWharfError(e, "WHARF_OUT_OF_ORDER_SEQUENCE"));
-  assert.throws(() => table.check(1, 1, 1, 1), (e) => isWharfError(e, "WHARF_INVALID_PRODUCER_EPOCH"));
-  assert.throws(() => table.check(1, 3, 4, 1), (e) => isWharfError(e, "WHARF_OUT_OF_ORDER_SEQUENCE"));
+  assert.throws(
+    () => table.check(1, 2, 5, 1),
+    (e) => isWharfError(e, "WHARF_OUT_OF_ORDER_SEQUENCE"),
+  );
+  assert.throws(
+    () => table.check(1, 1, 1, 1),
+    (e) => isWharfError(e, "WHARF_INVALID_PRODUCER_EPOCH"),
+  );
+  assert.throws(
+    () => table.check(1, 3, 4, 1),
+    (e) => isWharfError(e, "WHARF_OUT_OF_ORDER_SEQUENCE"),
+  );
   assert.equal(table.check(1, 3, 0, 1).duplicate, false);
-  assert.throws(() => table.check(9, 0, 7, 1), (e) => isWharfError(e, "WHARF_OUT_OF_ORDER_SEQUENCE"));
+  assert.throws(
+    () => table.check(9, 0, 7, 1),
+    (e) => isWharfError(e, "WHARF_OUT_OF_ORDER_SEQUENCE"),
+  );
 });
 
 test("only the last 5 batches are remembered; sequences wrap at int32 max", () => {
@@ -31,7 +44,10 @@ test("only the last 5 batches are remembered; sequences wrap at int32 max", () =
   for (let i = 0; i < 7; i++) table.record(1, 0, i, 1, offsets(i, 1));
   assert.equal(table.check(1, 0, 6, 1).duplicate, true);
   assert.equal(table.check(1, 0, 2, 1).duplicate, true);
-  assert.throws(() => table.check(1, 0, 1, 1), (e) => isWharfError(e, "WHARF_OUT_OF_ORDER_SEQUENCE"));
+  assert.throws(
+    () => table.check(1, 0, 1, 1),
+    (e) => isWharfError(e, "WHARF_OUT_OF_ORDER_SEQUENCE"),
+  );
   assert.equal(lastSequenceOf(2147483646, 3), 0);
   const wrap = new ProducerStateTable();
   wrap.record(2, 0, 2147483646, 2, offsets(0, 2));

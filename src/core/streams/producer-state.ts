@@ -31,7 +31,9 @@ interface ProducerEntry {
   batches: BatchEntry[];
 }
 
-export type SequenceCheck = { duplicate: false } | { duplicate: true; result: Promise<AppendOffsets> };
+export type SequenceCheck =
+  | { duplicate: false }
+  | { duplicate: true; result: Promise<AppendOffsets> };
 
 export function lastSequenceOf(firstSequence: number, recordCount: number): number {
   const last = firstSequence + recordCount - 1;
@@ -50,20 +52,34 @@ export class ProducerStateTable {
   }
 
   /** Checks a batch of an idempotent producer (producerId >= 0, baseSequence >= 0). */
-  check(producerId: number, epoch: number, firstSequence: number, recordCount: number): SequenceCheck {
+  check(
+    producerId: number,
+    epoch: number,
+    firstSequence: number,
+    recordCount: number,
+  ): SequenceCheck {
     const entry = this.producers.get(producerId);
     if (!entry) {
       if (firstSequence !== 0) {
-        throw new WharfError("WHARF_OUT_OF_ORDER_SEQUENCE", `producer ${producerId} is unknown here and its first sequence is ${firstSequence}, expected 0`);
+        throw new WharfError(
+          "WHARF_OUT_OF_ORDER_SEQUENCE",
+          `producer ${producerId} is unknown here and its first sequence is ${firstSequence}, expected 0`,
+        );
       }
       return { duplicate: false };
     }
     if (epoch < entry.epoch) {
-      throw new WharfError("WHARF_INVALID_PRODUCER_EPOCH", `producer ${producerId}: epoch ${epoch}, current ${entry.epoch}`);
+      throw new WharfError(
+        "WHARF_INVALID_PRODUCER_EPOCH",
+        `producer ${producerId}: epoch ${epoch}, current ${entry.epoch}`,
+      );
     }
     if (epoch > entry.epoch) {
       if (firstSequence !== 0) {
-        throw new WharfError("WHARF_OUT_OF_ORDER_SEQUENCE", `producer ${producerId}: new epoch ${epoch} must start at sequence 0, got ${firstSequence}`);
+        throw new WharfError(
+          "WHARF_OUT_OF_ORDER_SEQUENCE",
+          `producer ${producerId}: new epoch ${epoch} must start at sequence 0, got ${firstSequence}`,
+        );
       }
       return { duplicate: false };
     }
@@ -76,19 +92,32 @@ export class ProducerStateTable {
     const last = entry.batches[entry.batches.length - 1];
     const expected = last ? nextSequence(last.lastSequence) : 0;
     if (firstSequence !== expected) {
-      throw new WharfError("WHARF_OUT_OF_ORDER_SEQUENCE", `producer ${producerId} epoch ${epoch}: sequence ${firstSequence}, expected ${expected}`);
+      throw new WharfError(
+        "WHARF_OUT_OF_ORDER_SEQUENCE",
+        `producer ${producerId} epoch ${epoch}: sequence ${firstSequence}, expected ${expected}`,
+      );
     }
     return { duplicate: false };
   }
 
   /** Records an accepted batch (after `check` said it is not a duplicate). */
-  record(producerId: number, epoch: number, firstSequence: number, recordCount: number, result: Promise<AppendOffsets>): void {
+  record(
+    producerId: number,
+    epoch: number,
+    firstSequence: number,
+    recordCount: number,
+    result: Promise<AppendOffsets>,
+  ): void {
     let entry = this.producers.get(producerId);
     if (!entry || epoch > entry.epoch) {
       entry = { epoch, batches: [] };
       this.producers.set(producerId, entry);
     }
-    entry.batches.push({ firstSequence, lastSequence: lastSequenceOf(firstSequence, recordCount), result });
+    entry.batches.push({
+      firstSequence,
+      lastSequence: lastSequenceOf(firstSequence, recordCount),
+      result,
+    });
     if (entry.batches.length > producerBatchesRemembered) entry.batches.shift();
   }
 
@@ -98,7 +127,13 @@ export class ProducerStateTable {
   }
 
   /** Rebuild step: a batch found in the log at the given offsets. */
-  replay(producerId: number, epoch: number, firstSequence: number, recordCount: number, offsets: AppendOffsets): void {
+  replay(
+    producerId: number,
+    epoch: number,
+    firstSequence: number,
+    recordCount: number,
+    offsets: AppendOffsets,
+  ): void {
     const entry = this.producers.get(producerId);
     if (entry && epoch < entry.epoch) return;
     this.record(producerId, epoch, firstSequence, recordCount, Promise.resolve(offsets));

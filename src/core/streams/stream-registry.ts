@@ -17,7 +17,12 @@ import type { LogConfig } from "../../storage/log.ts";
 import type { LogStore } from "../../storage/log-store.ts";
 import { DefinitionsStore } from "../definitions-store.ts";
 import { Partition } from "./partition.ts";
-import { resolveTopicSettings, type TopicOverrides, type TopicSettings, validateOverrides } from "./topic-config.ts";
+import {
+  resolveTopicSettings,
+  type TopicOverrides,
+  type TopicSettings,
+  validateOverrides,
+} from "./topic-config.ts";
 import { validateTopicName } from "./topic-name.ts";
 
 export { partitionsPerTopicMax };
@@ -74,7 +79,11 @@ export class StreamRegistry {
     private readonly options: StreamRegistryOptions,
   ) {}
 
-  static async open(logStore: LogStore, metaDir: string, options: StreamRegistryOptions): Promise<StreamRegistry> {
+  static async open(
+    logStore: LogStore,
+    metaDir: string,
+    options: StreamRegistryOptions,
+  ): Promise<StreamRegistry> {
     const definitions = await DefinitionsStore.open<TopicsDocument>(
       join(metaDir, "topics.json"),
       { version: 1, topics: {} },
@@ -99,7 +108,11 @@ export class StreamRegistry {
     return topic;
   }
 
-  private async openPartition(name: string, index: number, settings: TopicSettings): Promise<Partition> {
+  private async openPartition(
+    name: string,
+    index: number,
+    settings: TopicSettings,
+  ): Promise<Partition> {
     const log = await this.logStore.openLog(`${name}-${index}`, logConfigFor(settings));
     return new Partition(name, index, log, this.options.logger);
   }
@@ -110,7 +123,10 @@ export class StreamRegistry {
       if (!match) continue;
       const topic = this.topics.get(match[1]!);
       if (topic && Number(match[2]) < topic.definition.partitions) continue;
-      this.options.logger.warn({ log: logName }, "deleting a partition log that no topic claims (an interrupted delete)");
+      this.options.logger.warn(
+        { log: logName },
+        "deleting a partition log that no topic claims (an interrupted delete)",
+      );
       await this.logStore.deleteLog(logName);
     }
   }
@@ -136,15 +152,29 @@ export class StreamRegistry {
     return partition;
   }
 
-  async create(name: string, partitions: number, config: TopicOverrides = {}, options: { validateOnly?: boolean } = {}): Promise<Topic | undefined> {
+  async create(
+    name: string,
+    partitions: number,
+    config: TopicOverrides = {},
+    options: { validateOnly?: boolean } = {},
+  ): Promise<Topic | undefined> {
     validateTopicName(name);
     if (this.topics.has(name)) throw new WharfError("WHARF_TOPIC_EXISTS", name);
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > partitionsPerTopicMax) {
-      throw new WharfError("WHARF_INVALID_PARTITIONS", `${partitions}: expected 1..${partitionsPerTopicMax}`);
+      throw new WharfError(
+        "WHARF_INVALID_PARTITIONS",
+        `${partitions}: expected 1..${partitionsPerTopicMax}`,
+      );
     }
     const overrides = validateOverrides(config);
     if (options.validateOnly) return undefined;
-    const definition: TopicDefinition = { name, id: randomUUID(), partitions, config: overrides, createdAt: Date.now() };
+    const definition: TopicDefinition = {
+      name,
+      id: randomUUID(),
+      partitions,
+      config: overrides,
+      createdAt: Date.now(),
+    };
     await this.definitions.update((document) => {
       if (document.topics[name]) throw new WharfError("WHARF_TOPIC_EXISTS", name);
       document.topics[name] = definition;
@@ -168,12 +198,19 @@ export class StreamRegistry {
   }
 
   /** Grows a topic to `total` partitions (Kafka CreatePartitions; shrinking is not allowed). */
-  async addPartitions(name: string, total: number, options: { validateOnly?: boolean } = {}): Promise<void> {
+  async addPartitions(
+    name: string,
+    total: number,
+    options: { validateOnly?: boolean } = {},
+  ): Promise<void> {
     const topic = this.topics.get(name);
     if (!topic) throw new WharfError("WHARF_TOPIC_NOT_FOUND", name);
     const current = topic.definition.partitions;
     if (!Number.isInteger(total) || total <= current || total > partitionsPerTopicMax) {
-      throw new WharfError("WHARF_INVALID_PARTITIONS", `topic ${name} has ${current} partitions; ${total} is not a larger valid count`);
+      throw new WharfError(
+        "WHARF_INVALID_PARTITIONS",
+        `topic ${name} has ${current} partitions; ${total} is not a larger valid count`,
+      );
     }
     if (options.validateOnly) return;
     await this.definitions.update((document) => {
@@ -187,7 +224,11 @@ export class StreamRegistry {
   }
 
   /** Replaces (`incremental: false`) or patches the topic's overrides; `null` removes a key. */
-  async alterConfig(name: string, changes: Record<string, string | null>, options: { incremental: boolean; validateOnly?: boolean }): Promise<void> {
+  async alterConfig(
+    name: string,
+    changes: Record<string, string | null>,
+    options: { incremental: boolean; validateOnly?: boolean },
+  ): Promise<void> {
     const topic = this.topics.get(name);
     if (!topic) throw new WharfError("WHARF_TOPIC_NOT_FOUND", name);
     const next: TopicOverrides = options.incremental ? { ...topic.definition.config } : {};

@@ -4,7 +4,11 @@
  * stores only its overrides; everything else comes from the broker's storage defaults.
  */
 import type { StorageConfig } from "../../config/config.ts";
-import { batchBytesMaxCeiling, segmentBytesCeiling, segmentBytesFloor } from "../../config/limits.ts";
+import {
+  batchBytesMaxCeiling,
+  segmentBytesCeiling,
+  segmentBytesFloor,
+} from "../../config/limits.ts";
 import { WharfError } from "../../errors/index.ts";
 
 export type CleanupPolicy = "delete" | "compact" | "compact,delete";
@@ -41,16 +45,72 @@ interface ConfigKey {
 const dayMs = 24 * 3600 * 1000;
 
 export const topicConfigKeys: readonly ConfigKey[] = [
-  { name: "cleanup.policy", field: "cleanupPolicy", kind: "enum", values: ["delete", "compact", "compact,delete", "delete,compact"], fallback: () => "delete" },
-  { name: "retention.ms", field: "retentionMs", kind: "long", min: -1, fallback: (d) => d.retentionMs },
-  { name: "retention.bytes", field: "retentionBytes", kind: "long", min: -1, fallback: (d) => d.retentionBytes },
-  { name: "segment.bytes", field: "segmentBytes", kind: "int", min: segmentBytesFloor, max: segmentBytesCeiling, fallback: (d) => d.segmentBytes },
+  {
+    name: "cleanup.policy",
+    field: "cleanupPolicy",
+    kind: "enum",
+    values: ["delete", "compact", "compact,delete", "delete,compact"],
+    fallback: () => "delete",
+  },
+  {
+    name: "retention.ms",
+    field: "retentionMs",
+    kind: "long",
+    min: -1,
+    fallback: (d) => d.retentionMs,
+  },
+  {
+    name: "retention.bytes",
+    field: "retentionBytes",
+    kind: "long",
+    min: -1,
+    fallback: (d) => d.retentionBytes,
+  },
+  {
+    name: "segment.bytes",
+    field: "segmentBytes",
+    kind: "int",
+    min: segmentBytesFloor,
+    max: segmentBytesCeiling,
+    fallback: (d) => d.segmentBytes,
+  },
   { name: "segment.ms", field: "segmentMs", kind: "long", min: 1, fallback: (d) => d.segmentMs },
-  { name: "max.message.bytes", field: "maxMessageBytes", kind: "int", min: 0, max: batchBytesMaxCeiling, fallback: (d) => d.maxBatchBytes },
-  { name: "index.interval.bytes", field: "indexIntervalBytes", kind: "int", min: 64, fallback: (d) => d.indexIntervalBytes },
-  { name: "delete.retention.ms", field: "deleteRetentionMs", kind: "long", min: 0, fallback: () => dayMs },
-  { name: "min.compaction.lag.ms", field: "minCompactionLagMs", kind: "long", min: 0, fallback: () => 0 },
-  { name: "wharf.durability", field: "durability", kind: "enum", values: ["fsync", "interval", "none"], fallback: (d) => d.durability },
+  {
+    name: "max.message.bytes",
+    field: "maxMessageBytes",
+    kind: "int",
+    min: 0,
+    max: batchBytesMaxCeiling,
+    fallback: (d) => d.maxBatchBytes,
+  },
+  {
+    name: "index.interval.bytes",
+    field: "indexIntervalBytes",
+    kind: "int",
+    min: 64,
+    fallback: (d) => d.indexIntervalBytes,
+  },
+  {
+    name: "delete.retention.ms",
+    field: "deleteRetentionMs",
+    kind: "long",
+    min: 0,
+    fallback: () => dayMs,
+  },
+  {
+    name: "min.compaction.lag.ms",
+    field: "minCompactionLagMs",
+    kind: "long",
+    min: 0,
+    fallback: () => 0,
+  },
+  {
+    name: "wharf.durability",
+    field: "durability",
+    kind: "enum",
+    values: ["fsync", "interval", "none"],
+    fallback: (d) => d.durability,
+  },
   { name: "flush.ms", field: "flushMs", kind: "long", min: 1, fallback: (d) => d.flushIntervalMs },
 ];
 
@@ -66,13 +126,21 @@ export function parseTopicConfigValue(name: string, value: string): number | str
   if (!key) throw new WharfError("WHARF_INVALID_CONFIG", `unknown topic config '${name}'`);
   if (key.kind === "enum") {
     if (!key.values!.includes(value)) {
-      throw new WharfError("WHARF_INVALID_CONFIG", `${name}=${value}: expected one of ${key.values!.join(", ")}`);
+      throw new WharfError(
+        "WHARF_INVALID_CONFIG",
+        `${name}=${value}: expected one of ${key.values!.join(", ")}`,
+      );
     }
     return value === "delete,compact" ? "compact,delete" : value;
   }
-  if (!/^-?\d+$/.test(value)) throw new WharfError("WHARF_INVALID_CONFIG", `${name}=${value}: not an integer`);
+  if (!/^-?\d+$/.test(value))
+    throw new WharfError("WHARF_INVALID_CONFIG", `${name}=${value}: not an integer`);
   const number = Number(value);
-  if (!Number.isSafeInteger(number) || (key.min !== undefined && number < key.min) || (key.max !== undefined && number > key.max)) {
+  if (
+    !Number.isSafeInteger(number) ||
+    (key.min !== undefined && number < key.min) ||
+    (key.max !== undefined && number > key.max)
+  ) {
     const range = `${key.min ?? "-inf"}..${key.max ?? "+inf"}`;
     throw new WharfError("WHARF_INVALID_CONFIG", `${name}=${value}: out of range ${range}`);
   }
@@ -82,15 +150,20 @@ export function parseTopicConfigValue(name: string, value: string): number | str
 /** Validates a set of overrides, returning them normalized. */
 export function validateOverrides(overrides: TopicOverrides): TopicOverrides {
   const out: TopicOverrides = {};
-  for (const [name, value] of Object.entries(overrides)) out[name] = String(parseTopicConfigValue(name, value));
+  for (const [name, value] of Object.entries(overrides))
+    out[name] = String(parseTopicConfigValue(name, value));
   return out;
 }
 
-export function resolveTopicSettings(overrides: TopicOverrides, defaults: StorageConfig): TopicSettings {
+export function resolveTopicSettings(
+  overrides: TopicOverrides,
+  defaults: StorageConfig,
+): TopicSettings {
   const settings = {} as Record<keyof TopicSettings, number | string>;
   for (const key of topicConfigKeys) {
     const override = overrides[key.name];
-    settings[key.field] = override === undefined ? key.fallback(defaults) : parseTopicConfigValue(key.name, override);
+    settings[key.field] =
+      override === undefined ? key.fallback(defaults) : parseTopicConfigValue(key.name, override);
   }
   return settings as unknown as TopicSettings;
 }

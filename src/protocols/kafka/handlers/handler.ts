@@ -6,8 +6,12 @@
  */
 import type { Broker } from "../../../core/broker.ts";
 import type { Logger } from "../../../logging/logger.ts";
+import type {
+  KafkaRequestBodies,
+  KafkaResponseBodies,
+  KafkaSupportedApiKey,
+} from "../codec/generated/index.ts";
 import type { KafkaRequestHeader } from "../codec/header.ts";
-import type { KafkaRequestBodies, KafkaResponseBodies, KafkaSupportedApiKey } from "../codec/generated/index.ts";
 
 /** What every handler may use: the core, the listener's identity, the session's state. */
 export interface KafkaHandlerContext {
