@@ -1,1 +1,7 @@
-export { type ErrorCode, type ErrorEntry, errorCatalog, isWharfError, WharfError } from "./catalog.ts";
+export {
+  type ErrorCode,
+  type ErrorEntry,
+  errorCatalog,
+  isWharfError,
+  WharfError,
+} from "./catalog.ts";

@@ -2,7 +2,7 @@
  * Structured logging: one JSON object per line (pino), to stderr so that stdout stays free
  * for CLI output. Every component takes a child logger with its own `component` field.
  */
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import { logSnippetBytes } from "../config/limits.ts";
 
 export type { Logger };
@@ -23,7 +23,10 @@ export function snippet(bytes: Uint8Array, at = 0): string {
   let out = "";
   for (let i = start; i < end; i++) {
     const b = bytes[i]!;
-    out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`;
+    out +=
+      b >= 0x20 && b < 0x7f && b !== 0x5c
+        ? String.fromCharCode(b)
+        : `\\x${b.toString(16).padStart(2, "0")}`;
   }
   return end < bytes.length ? `${out}...` : out;
 }

@@ -10,11 +10,20 @@ export function listen(server: Server, name: string, host: string, port: number)
     const onError = (error: NodeJS.ErrnoException) => {
       server.off("listening", onListening);
       if (error.code === "EADDRINUSE") {
-        reject(new WharfError("WHARF_PORT_IN_USE", `${name} port ${port} on ${host} is already in use`));
+        reject(
+          new WharfError("WHARF_PORT_IN_USE", `${name} port ${port} on ${host} is already in use`),
+        );
       } else if (error.code === "EACCES") {
-        reject(new WharfError("WHARF_PORT_IN_USE", `${name} port ${port} on ${host}: permission denied`));
+        reject(
+          new WharfError("WHARF_PORT_IN_USE", `${name} port ${port} on ${host}: permission denied`),
+        );
       } else if (error.code === "EADDRNOTAVAIL" || error.code === "ENOTFOUND") {
-        reject(new WharfError("WHARF_CONFIG_INVALID", `${name}: host ${host} is not an address of this machine`));
+        reject(
+          new WharfError(
+            "WHARF_CONFIG_INVALID",
+            `${name}: host ${host} is not an address of this machine`,
+          ),
+        );
       } else {
         reject(error);
       }
