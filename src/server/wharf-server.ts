@@ -80,6 +80,7 @@ export class WharfServer {
     }
     const started = Date.now();
     this.broker = await Broker.open(config, logger.child({ component: "broker" }));
+    this.broker.startScrub();
     logger.info({ dataDir: config.dataDir, ms: Date.now() - started }, "storage opened");
     if (config.kafkaPort !== 0) {
       const kafka = new KafkaServer({
