@@ -1,7 +1,7 @@
 /**
  * Interop with real clients' compression (STYLE.md 9d): record batches built by kafkajs's own
  * RecordBatch encoder with its gzip codec and the community codecs kafkajs-snappy (raw snappy,
- * as librdkafka also writes) and kafkajs-lz4 (LZ4 frame, 4 MiB blocks) must decode with ours;
+ * as librdkafka also writes) must decode with ours;
  * batches we compress must decode with kafkajs's RecordBatch decoder and those codecs. zstd
  * has no kafkajs codec that builds here (@kafkajs/zstd needs the unmaintained native cppzst);
  * it is covered by the batches captured from Kafka's Java client (compression.test.ts).
@@ -31,10 +31,9 @@ const kafkajs = require("kafkajs") as {
   CompressionCodecs: Record<number, () => KafkajsCodec>;
 };
 const SnappyCodec = require("kafkajs-snappy") as () => KafkajsCodec;
-const LZ4Codec = require("kafkajs-lz4") as new () => { codec: () => KafkajsCodec };
-// Registration as kafkajs documents it for these packages.
+// Registration as kafkajs documents it for this package (lz4 and zstd: see
+// test/integration/kafka-kafkajs.test.ts and the Java fixtures in compression.test.ts).
 kafkajs.CompressionCodecs[kafkajs.CompressionTypes.Snappy] = SnappyCodec;
-kafkajs.CompressionCodecs[kafkajs.CompressionTypes.LZ4] = new LZ4Codec().codec;
 
 type Encoder = { buffer: Buffer };
 const RecordEncoder = require("kafkajs/src/protocol/recordBatch/record/v0/index.js") as (record: {
@@ -77,7 +76,6 @@ const sample: RecordInput[] = Array.from({ length: 60 }, (_, i) => ({
 const viaKafkajs: Array<[string, number, CompressionCode]> = [
   ["gzip (kafkajs built-in)", kafkajs.CompressionTypes.GZIP, Compression.gzip],
   ["snappy (kafkajs-snappy)", kafkajs.CompressionTypes.Snappy, Compression.snappy],
-  ["lz4 (kafkajs-lz4)", kafkajs.CompressionTypes.LZ4, Compression.lz4],
 ];
 
 function summary(records: DecodedRecord[]) {

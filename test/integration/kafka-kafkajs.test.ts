@@ -8,22 +8,16 @@
  */
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, describe, test } from "node:test";
 import { CompressionTypes, Kafka, logLevel, type Message } from "kafkajs";
 import { BrokerProcess } from "../helpers/broker-process.ts";
 import { KafkaWireClient } from "../helpers/kafka-wire-client.ts";
+import { registerKafkajsCodecs } from "../helpers/kafkajs-codecs.ts";
 import { type FetchedRecord, KafkajsReader } from "../helpers/kafkajs-reader.ts";
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
 
-// The community codecs kafkajs documents for snappy and lz4 (zstd has none that builds here;
-// kcat covers it in kafka-kcat.test.ts).
-const require = createRequire(import.meta.url);
-const { CompressionCodecs } = require("kafkajs") as { CompressionCodecs: Record<number, unknown> };
-CompressionCodecs[CompressionTypes.Snappy] = require("kafkajs-snappy");
-const LZ4Codec = require("kafkajs-lz4") as new () => { codec: unknown };
-CompressionCodecs[CompressionTypes.LZ4] = new LZ4Codec().codec;
+registerKafkajsCodecs();
 
 function client(broker: BrokerProcess, clientId = "wharf-test"): Kafka {
   return new Kafka({
@@ -137,10 +131,11 @@ describe("kafkajs against a broker without auto-creation", { timeout: 240_000 },
     checkNumbered(await readTopic(kafka, "round-trip-gzip", 2), 100_000);
   });
 
-  test("snappy and lz4 batches (kafkajs community codecs) round-trip", async () => {
+  test("snappy, lz4 and zstd batches round-trip", async () => {
     for (const [name, codec] of [
       ["snappy", CompressionTypes.Snappy],
       ["lz4", CompressionTypes.LZ4],
+      ["zstd", CompressionTypes.ZSTD],
     ] as const) {
       await createTopic(`round-trip-${name}`, 1);
       await produceNumbered(kafka, `round-trip-${name}`, 20_000, codec);
