@@ -3,7 +3,11 @@
  */
 import { Command, CommanderError } from "commander";
 import { isWharfError } from "../errors/index.ts";
+import { registerConsumeCommand } from "./consume-command.ts";
+import { registerGroupsCommand } from "./groups-command.ts";
+import { registerProduceCommand } from "./produce-command.ts";
 import { registerStartCommand } from "./start-command.ts";
+import { registerTopicsCommand } from "./topics-command.ts";
 import { packageVersion } from "./version.ts";
 
 const program = new Command("wharf")
@@ -13,6 +17,10 @@ const program = new Command("wharf")
   .exitOverride();
 
 registerStartCommand(program);
+registerTopicsCommand(program);
+registerProduceCommand(program);
+registerConsumeCommand(program);
+registerGroupsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

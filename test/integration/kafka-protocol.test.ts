@@ -420,6 +420,21 @@ describe("kafka protocol edge cases", { timeout: 120_000 }, () => {
         45,
         "OUT_OF_ORDER_SEQUENCE_NUMBER",
       );
+      // Regression: a client sending an existing id/epoch (as @platformatic/kafka sends 0/0)
+      // must get a fresh id, never a bumped epoch of someone else's id.
+      const claimed = [];
+      for (let i = 0; i < 2; i++) {
+        const response = await wire.request(22, 4, {
+          transactionalId: null,
+          transactionTimeoutMs: 60_000,
+          producerId,
+          producerEpoch: 0,
+        });
+        assert.equal(response.body.errorCode, 0);
+        assert.equal(response.body.producerEpoch, 0);
+        claimed.push(response.body.producerId);
+      }
+      assert.equal(new Set([producerId, ...claimed]).size, 3, "every InitProducerId gets a new id");
       const transactional = await wire.request(22, 4, {
         transactionalId: "tx-1",
         transactionTimeoutMs: 60_000,
