@@ -10,11 +10,19 @@ import { WharfError } from "../errors/index.ts";
 import {
   batchBytesMaxCeiling,
   batchBytesMaxDefault,
+  compactionIntervalMsDefault,
   configFileBytesMax,
   groupInitialRebalanceDelayMsCeiling,
   groupInitialRebalanceDelayMsDefault,
   indexIntervalBytesDefault,
   partitionsPerTopicMax,
+  respBulkBytesMaxCeiling,
+  respBulkBytesMaxDefault,
+  respBulkBytesMaxFloor,
+  respPubsubBufferBytesCeiling,
+  respPubsubBufferHardBytesDefault,
+  respPubsubBufferSoftBytesDefault,
+  respPubsubBufferSoftMsDefault,
   retentionBytesDefault,
   retentionMsDefault,
   segmentBytesCeiling,
@@ -69,6 +77,7 @@ const storageSchema = z
       .max(16 * 1024 * 1024),
     durability: z.enum(durabilityModes),
     flushIntervalMs: positiveMs,
+    compactionIntervalMs: positiveMs,
   })
   .strict();
 
@@ -90,6 +99,14 @@ export const configSchema = z
     defaultPartitions: z.number().int().min(1).max(partitionsPerTopicMax),
     logLevel: z.enum(logLevels),
     groupInitialRebalanceDelayMs: z.number().int().min(0).max(groupInitialRebalanceDelayMsCeiling),
+    respProtoMaxBulkBytes: z.number().int().min(respBulkBytesMaxFloor).max(respBulkBytesMaxCeiling),
+    respPubsubBufferHardBytes: z.number().int().min(1).max(respPubsubBufferBytesCeiling),
+    respPubsubBufferSoftBytes: z.number().int().min(1).max(respPubsubBufferBytesCeiling),
+    respPubsubBufferSoftMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600 * 1000),
     storage: storageSchema,
   })
   .strict();
@@ -111,6 +128,10 @@ export const defaultConfig: Config = {
   defaultPartitions: 1,
   logLevel: "info",
   groupInitialRebalanceDelayMs: groupInitialRebalanceDelayMsDefault,
+  respProtoMaxBulkBytes: respBulkBytesMaxDefault,
+  respPubsubBufferHardBytes: respPubsubBufferHardBytesDefault,
+  respPubsubBufferSoftBytes: respPubsubBufferSoftBytesDefault,
+  respPubsubBufferSoftMs: respPubsubBufferSoftMsDefault,
   storage: {
     segmentBytes: segmentBytesDefault,
     segmentMs: segmentMsDefault,
@@ -120,6 +141,7 @@ export const defaultConfig: Config = {
     indexIntervalBytes: indexIntervalBytesDefault,
     durability: "fsync",
     flushIntervalMs: 1000,
+    compactionIntervalMs: compactionIntervalMsDefault,
   },
 };
 
@@ -227,6 +249,34 @@ export const settings: readonly Setting[] = [
     description: "delay before the first rebalance of an empty consumer group",
   },
   {
+    path: ["respProtoMaxBulkBytes"],
+    flag: "resp-proto-max-bulk-bytes",
+    env: "WHARF_RESP_PROTO_MAX_BULK_BYTES",
+    kind: "integer",
+    description: "longest RESP bulk string accepted (Redis's proto-max-bulk-len)",
+  },
+  {
+    path: ["respPubsubBufferHardBytes"],
+    flag: "resp-pubsub-buffer-hard-bytes",
+    env: "WHARF_RESP_PUBSUB_BUFFER_HARD_BYTES",
+    kind: "integer",
+    description: "a subscriber with more output queued is disconnected at once",
+  },
+  {
+    path: ["respPubsubBufferSoftBytes"],
+    flag: "resp-pubsub-buffer-soft-bytes",
+    env: "WHARF_RESP_PUBSUB_BUFFER_SOFT_BYTES",
+    kind: "integer",
+    description: "a subscriber above this for resp-pubsub-buffer-soft-ms is disconnected",
+  },
+  {
+    path: ["respPubsubBufferSoftMs"],
+    flag: "resp-pubsub-buffer-soft-ms",
+    env: "WHARF_RESP_PUBSUB_BUFFER_SOFT_MS",
+    kind: "integer",
+    description: "how long a subscriber may stay above the soft output-buffer limit",
+  },
+  {
     path: ["storage", "durability"],
     flag: "durability",
     env: "WHARF_DURABILITY",
@@ -239,6 +289,13 @@ export const settings: readonly Setting[] = [
     env: "WHARF_FLUSH_INTERVAL_MS",
     kind: "integer",
     description: "fsync period for durability=interval",
+  },
+  {
+    path: ["storage", "compactionIntervalMs"],
+    flag: "compaction-interval-ms",
+    env: "WHARF_COMPACTION_INTERVAL_MS",
+    kind: "integer",
+    description: "how often compacted topics are checked for cleaning",
   },
   {
     path: ["storage", "segmentBytes"],

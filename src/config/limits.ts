@@ -77,6 +77,29 @@ export const recentBatchHeadersBytes = 8 * MiB;
 /** Largest read returned by one `Log.read` call, whatever the caller asks for. */
 export const readBytesMax = 64 * MiB;
 
+/**
+ * Memory of compaction's key map: Kafka's `log.cleaner.dedupe.buffer.size` (128 MiB, shared by
+ * its cleaner threads). An entry is 24 bytes (the MD5 of a key and the latest offset seen for
+ * it), so at most 2^21 slots (48 MiB) fit, i.e. about 1.9 million distinct keys per pass at the
+ * 0.9 load factor. The map starts small and grows as keys are found, never beyond this bound;
+ * a log whose dirty part holds more distinct keys is cleaned in several passes. The broker
+ * compacts one log at a time, so this is also the cleaner's memory bound.
+ */
+export const compactionKeyMapBytesMax = 64 * MiB;
+/**
+ * How often the broker looks for compacted topics worth cleaning (Kafka's
+ * `log.cleaner.backoff.ms` is 15 s). Config `storage.compactionIntervalMs` (tests lower it).
+ */
+export const compactionIntervalMsDefault = 15_000;
+/**
+ * A compacted log is cleaned once this fraction of its cleanable bytes is dirty (written since
+ * the last clean): Kafka's `min.cleanable.dirty.ratio` default. Lower means more rewriting for
+ * less space saved.
+ */
+export const minCleanableDirtyRatio = 0.5;
+/** Bytes the cleaner gathers before it writes them to a cleaned segment (one writev each). */
+export const compactionWriteBufferBytes = 1 * MiB;
+
 /** Upper bound on partitions per topic: each is a directory and open file handles. */
 export const partitionsPerTopicMax = 10_000;
 
@@ -152,6 +175,76 @@ export const kafkaProducerIdBlockSize = 1000;
 
 /** Bytes of a frame dumped per log line with `WHARF_DEBUG_FRAMES=1` (a debugging aid). */
 export const kafkaDebugFrameBytesMax = 4 * KiB;
+
+// ---------------------------------------------------------------------------------------------
+// RESP listener (src/protocols/resp) and channels (src/core/channels)
+
+/**
+ * Longest bulk string one RESP request may carry: Redis's `proto-max-bulk-len` default
+ * (512 MB). The bulk is held in memory whole before the command runs. Config
+ * `respProtoMaxBulkBytes` lowers it (a broker that only does pub/sub rarely needs 512 MB).
+ */
+export const respBulkBytesMaxDefault = 512 * MiB;
+/** No configuration may raise the bulk limit beyond Redis's own ceiling. */
+export const respBulkBytesMaxCeiling = 512 * MiB;
+/** Smallest configurable bulk limit: a command name and a channel name must still fit. */
+export const respBulkBytesMaxFloor = 1 * KiB;
+
+/**
+ * Most elements of one multibulk request (`*<n>`), as Redis had it (1024*1024) before it
+ * moved to INT_MAX: one command's argument vector is allocated whole before its bulks arrive,
+ * so a larger count is a malformed request, not a big one.
+ */
+export const respMultibulkLengthMax = 1024 * 1024;
+
+/**
+ * Longest inline command line, and longest `*<n>` / `$<n>` count line: Redis's
+ * `PROTO_INLINE_MAX_SIZE` (64 KiB). Bytes without a line end beyond it are a protocol error
+ * (`too big inline request`), so a peer cannot grow the input buffer without bound.
+ */
+export const respInlineBytesMax = 64 * KiB;
+
+/** Open RESP connections per listener (Redis's `maxclients` default is 10000). */
+export const respConnectionsMax = 10_000;
+
+/**
+ * Bytes queued on a RESP connection (replies encoded, not yet taken by the kernel) above
+ * which the session stops reading commands until the socket drains: a pipelining client that
+ * does not read its replies then stops being read, so its replies cannot grow memory.
+ * Pub/sub messages are bounded separately by the output-buffer limits below.
+ */
+export const respOutputBytesMax = 4 * MiB;
+
+/**
+ * Commands read from one connection whose replies wait behind an unfinished (async) command,
+ * e.g. pipelined behind a blocking XREAD. Reading pauses at this count.
+ */
+export const respPendingCommandsMax = 1024;
+
+/**
+ * Output-buffer limits of a pub/sub subscriber: Redis's `client-output-buffer-limit pubsub
+ * 32mb 8mb 60`. A subscriber whose queued output exceeds the hard limit, or stays above the
+ * soft limit for the soft period, is disconnected (log line, counter): a subscriber that
+ * stops reading must not grow the broker's memory. Config keys of the same names (tests
+ * lower them).
+ */
+export const respPubsubBufferHardBytesDefault = 32 * MiB;
+export const respPubsubBufferSoftBytesDefault = 8 * MiB;
+export const respPubsubBufferSoftMsDefault = 60_000;
+/** No configuration may let one subscriber queue more than this. */
+export const respPubsubBufferBytesCeiling = 1 * GiB;
+
+/**
+ * Client names and CLIENT SETINFO values are echoed in CLIENT LIST; bound them so one client
+ * cannot make that reply (or a log line) arbitrarily large. Redis has no bound.
+ */
+export const respClientNameBytesMax = 4 * KiB;
+
+/**
+ * Glob matching of a channel pattern recurses once per `*`: Redis stops (no match) past this
+ * nesting depth, which bounds the stack an abusive pattern can take.
+ */
+export const channelPatternNestingMax = 1000;
 
 /** Max time for a clean shutdown to finish in-flight appends before the process exits. */
 export const shutdownGraceMs = 10_000;
@@ -231,12 +324,24 @@ export function assertLimitRelations(): void {
     [recordBatchHeaderBytes < indexIntervalBytesDefault, "index interval below one header"],
     [batchBytesMaxDefault <= kafkaFrameBytesMax, "a default-size batch must fit in a Kafka frame"],
     [kafkaInFlightRequestsMax >= 1, "a Kafka connection must admit one request"],
+    [respBulkBytesMaxDefault <= respBulkBytesMaxCeiling, "RESP bulk default above ceiling"],
+    [
+      respPubsubBufferSoftBytesDefault <= respPubsubBufferHardBytesDefault,
+      "pub/sub soft buffer limit above the hard limit",
+    ],
+    [
+      respPubsubBufferHardBytesDefault <= respPubsubBufferBytesCeiling,
+      "pub/sub hard limit ceiling",
+    ],
+    [respPendingCommandsMax >= 1, "a RESP connection must admit one command"],
     [groupSessionTimeoutMsMin < groupSessionTimeoutMsMax, "group session timeout range empty"],
     [
       groupInitialRebalanceDelayMsDefault <= groupInitialRebalanceDelayMsCeiling,
       "rebalance delay default above ceiling",
     ],
     [offsetsLogSegmentBytes >= segmentBytesFloor, "offsets log segment below the floor"],
+    [compactionKeyMapBytesMax >= 24, "the compaction key map must hold one key"],
+    [minCleanableDirtyRatio > 0 && minCleanableDirtyRatio < 1, "dirty ratio outside (0, 1)"],
     [
       offsetsSnapshotBatchBytes <= batchBytesMaxDefault,
       "offsets snapshot batch above the batch limit",

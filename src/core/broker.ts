@@ -108,6 +108,7 @@ export class Broker {
     this.closed = true;
     for (const topic of this.streams.list())
       for (const partition of topic.partitions) partition.wakeAll();
+    await this.streams.close();
     await this.groups.close();
     await this.logStore.close();
     // The scrub stops at its next segment once the logs are closed.

@@ -14,6 +14,9 @@
  * a `corrupt` step and carries on from the resume point; `resumed: false` means nothing valid
  * follows up to the scan limit (a torn tail, when the segment is the log's last).
  *
+ * A segment rewritten by compaction (`offsetGaps`) keeps its batches' offsets, so there a base
+ * offset may be above the one expected (never below); everywhere else it must be exact.
+ *
  * Known corrupt ranges of the segment are skipped (reported as `corrupt` with `known: true`)
  * so that a bad region is searched once, not on every read.
  */
@@ -107,6 +110,8 @@ export interface ScanTarget {
   readonly handle: FileHandle;
   readonly fileName: string;
   readonly corruptRanges: readonly CorruptRange[];
+  /** Offsets may jump between batches (a compacted segment). */
+  readonly offsetGaps?: boolean;
 }
 
 export interface ScanOptions {
@@ -177,7 +182,8 @@ export class SegmentScanner {
     if (position + size > limit) return `batch of ${size} bytes runs past the end at ${limit}`;
     const baseOffset = readBaseOffset(buffer, at);
     const lastOffsetDelta = readLastOffsetDelta(buffer, at);
-    if (exact ? baseOffset !== expected : baseOffset < expected) {
+    const gapsAllowed = !exact || this.target.offsetGaps === true;
+    if (gapsAllowed ? baseOffset < expected : baseOffset !== expected) {
       return `base offset ${baseOffset}, expected ${expected}`;
     }
     if (lastOffsetDelta < 0 || baseOffset + lastOffsetDelta >= upperOffset) {

@@ -9,6 +9,9 @@
  * WHARF_DATA_CORRUPT, and reads before and after it go on working. A bad batch later in a
  * read simply ends that read before it; the next read then starts there and meets it first.
  *
+ * In a segment rewritten by compaction (`segment.offsetGaps`) offsets may jump between
+ * batches: the batch "holding" an offset is then the first whose last offset reaches it.
+ *
  * These functions only read: they run concurrently with the writer loop, on a snapshot of the
  * segment's size taken when they start. If the segment is truncated meanwhile (its
  * `generation` moves) they return what they have rather than mistake the change for damage.
@@ -108,12 +111,13 @@ export async function readSegment(
   const bytes = await readAt(segment.handle, first.position, want);
   let end = 0;
   let expected = first.baseOffset;
+  const gaps = segment.offsetGaps;
   while (end + BATCH_LOG_OVERHEAD <= bytes.length) {
     const size = readBatchSize(bytes, end);
     if (size > bytes.length - end && end > 0) break; // the next batch is cut by maxBytes
     const check = checkBatch(bytes, end, bytes.length, { maxBatchBytes: batchBytesMaxCeiling });
     const baseOffset = check.ok ? readBaseOffset(bytes, end) : -1;
-    if (!check.ok || baseOffset !== expected) {
+    if (!check.ok || (gaps ? baseOffset < expected : baseOffset !== expected)) {
       if (end > 0) break; // served next time, as the first batch, where it is reported
       if (segment.generation !== generation || bytes.length < first.size) return { bytes: EMPTY };
       return reportFirstBatch(segment, first, offset, limit, upperOffset, context);

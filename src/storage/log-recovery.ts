@@ -9,6 +9,9 @@
  *   in garbage or zeros where unsynced pages were lost. Nothing acknowledged in `fsync` mode
  *   lies there: acknowledgement came after the fdatasync that covered it.
  * - `*.tmp` files are checkpoints or indexes whose rename never happened: removed.
+ * - a compaction swap may have been interrupted: it is finished when it had committed, else
+ *   rolled back (cleaner-swap.ts), before the segments are listed. Segments that compaction
+ *   rewrote (below the cleaner checkpoint's `cleanedEnd`) may have offset gaps.
  *
  * Procedure: remove leftovers; read the checkpoints (log start offset, leader epochs) and
  * the clean-shutdown marker (then delete the marker, so a crash from here on is detected);
@@ -32,6 +35,11 @@ import {
   TEMP_SUFFIX,
   writeCheckpoint,
 } from "./checkpoint-file.ts";
+import {
+  type CleanerCheckpoint,
+  readCleanerCheckpoint,
+  resolveInterruptedSwap,
+} from "./cleaner-swap.ts";
 import { type FileSystem, isNotFound } from "./file-system.ts";
 import { LEADER_EPOCH_CHECKPOINT, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import type { LogConfig } from "./log-config.ts";
@@ -78,6 +86,8 @@ export interface RecoveredLog {
   clean: boolean;
   /** Corrupt ranges found while opening (already logged). */
   corruptSteps: Array<{ segment: Segment; step: CorruptStep }>;
+  /** Compaction's checkpoint (null: the log was never compacted). */
+  cleaner: CleanerCheckpoint | null;
 }
 
 export function formatLogStartOffset(offset: number): string {
@@ -91,12 +101,15 @@ export function formatCleanShutdown(marker: Omit<CleanShutdown, "version">): str
 export async function recoverLog(context: RecoveryContext): Promise<RecoveredLog> {
   const { dir, fileSystem, logger } = context;
   await fileSystem.mkdir(dir);
+  await resolveInterruptedSwap(fileSystem, dir, logger);
   const names = await fileSystem.readdir(dir);
   const bases = await removeLeftovers(context, names);
 
   const logStartOffsetFromFile = await readLogStartOffset(context);
   const leaderEpochs = await readLeaderEpochs(context);
   const marker = await readCleanShutdown(context);
+  const cleaner = await readCleanerCheckpoint(fileSystem, dir, logger);
+  const cleanedEnd = cleaner?.cleanedEndOffset ?? 0;
 
   const recovered: RecoveredLog = {
     segments: [],
@@ -104,6 +117,7 @@ export async function recoverLog(context: RecoveryContext): Promise<RecoveredLog
     leaderEpochs,
     clean: false,
     corruptSteps: [],
+    cleaner,
   };
   try {
     // Sealed segments load independently: a few at a time, since each costs several small
@@ -116,6 +130,7 @@ export async function recoverLog(context: RecoveryContext): Promise<RecoveredLog
       while (next < bases.length) {
         const i = next++;
         const opened = await Segment.open(fileSystem, dir, bases[i]!);
+        opened.segment.offsetGaps = bases[i]! < cleanedEnd;
         slots[i] = opened;
         if (i < bases.length - 1) {
           await loadSealedSegment(
@@ -455,12 +470,16 @@ async function recoverTailSegment(
   segment.indexesPersisted = false;
 }
 
-/** Offsets are dense across segments: each starts where the previous ended. */
+/**
+ * Offsets are dense across segments: each starts where the previous ended (or later, after a
+ * segment that compaction rewrote: its last records may be gone).
+ */
 function checkContinuity(context: RecoveryContext, segments: Segment[]): void {
   for (let i = 1; i < segments.length; i++) {
     const previous = segments[i - 1]!;
     const segment = segments[i]!;
-    if (previous.endOffset !== segment.baseOffset) {
+    const gap = previous.offsetGaps && previous.endOffset < segment.baseOffset;
+    if (previous.endOffset !== segment.baseOffset && !gap) {
       context.logger.error(
         {
           file: previous.fileName,
@@ -526,6 +545,10 @@ async function finishRecovery(
   const moved = epochs.truncateFromStart(logStartOffset);
   if (truncated || moved || !recovered.clean) {
     await writeCheckpoint(fileSystem, dir, LEADER_EPOCH_CHECKPOINT, epochs.format());
+  }
+  const cleaner = recovered.cleaner;
+  if (cleaner !== null && cleaner.firstDirtyOffset > tail.endOffset) {
+    cleaner.firstDirtyOffset = tail.endOffset;
   }
   recovered.segments = segments;
   recovered.logStartOffset = logStartOffset;

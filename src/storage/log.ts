@@ -11,8 +11,9 @@
  *   after the write (and the sync, in fsync mode) succeeded. Reads are bounded by it, so they
  *   never see bytes of a round in progress, and in fsync mode never data a crash could lose.
  * - Everything that changes files or the segment list runs on the writer loop: rounds, rolls,
- *   truncation, retention, DeleteRecords, flush, close. Reads run concurrently on a snapshot
- *   (see docs/storage.md, "Ordering invariants").
+ *   truncation, retention, DeleteRecords, flush, close, and the swap that ends a compaction
+ *   pass (the pass itself reads and writes beside it; log-cleaner.ts). Reads run concurrently
+ *   on a snapshot (see docs/storage.md, "Ordering invariants").
  *
  * Fault model.
  * - A failed write or fdatasync (ENOSPC, EIO, EROFS...) fails every append of the round with
@@ -29,6 +30,7 @@ import { WharfError } from "../errors/index.ts";
 import { silentLogger } from "../logging/logger.ts";
 import { type CorruptStep, SegmentScanner, ShortReadError } from "./batch-scanner.ts";
 import { writeCheckpoint } from "./checkpoint-file.ts";
+import type { CleanerCheckpoint } from "./cleaner-swap.ts";
 import { type FileSystem, nodeFileSystem, storageError, writeFully } from "./file-system.ts";
 import { GroupCommitQueue, type QueuedAppend } from "./group-commit.ts";
 import {
@@ -36,6 +38,7 @@ import {
   LEADER_EPOCH_CHECKPOINT,
   type LeaderEpochCache,
 } from "./leader-epoch-cache.ts";
+import { type CompactionOptions, type CompactionResult, LogCleaner } from "./log-cleaner.ts";
 import {
   type AppendLimits,
   defaultAppendLimits,
@@ -70,6 +73,7 @@ import {
 import { type CorruptRange, Segment, unlinkIfPresent } from "./segment.ts";
 import { TIME_INDEX_ENTRY_BYTES } from "./time-index.ts";
 
+export type { CompactionOptions, CompactionResult } from "./log-cleaner.ts";
 export type { Durability, LogConfig } from "./log-config.ts";
 
 export interface LogOptions {
@@ -146,6 +150,7 @@ class PendingAppend implements QueuedAppend {
 }
 
 const EMPTY = Buffer.alloc(0);
+const noop = () => {};
 /** A read retries this often when it lands on a range it has just recorded. */
 const READ_ATTEMPTS_MAX = 4;
 
@@ -164,6 +169,9 @@ export class Log {
   private syncQueued = false;
   private closed: Promise<void> | null = null;
   private readonly readContext: ReadContext;
+  private readonly cleaner: LogCleaner;
+  /** The compaction run in progress (runs are serialized). */
+  private compaction: Promise<CompactionResult> | null = null;
 
   private constructor(
     readonly dir: string,
@@ -175,6 +183,7 @@ export class Log {
     segments: Segment[],
     logStartOffset: number,
     private readonly epochCache: LeaderEpochCache,
+    cleanerCheckpoint: CleanerCheckpoint | null,
   ) {
     this.segments = segments;
     this.startOffset = logStartOffset;
@@ -184,6 +193,7 @@ export class Log {
       reportCorruption: (segment, step) => this.reportCorruption(segment, step),
     };
     this.leaderEpochs = this.createLeaderEpochs();
+    this.cleaner = this.createCleaner(cleanerCheckpoint);
     this.startSyncTimer();
   }
 
@@ -234,6 +244,7 @@ export class Log {
       recovered.segments,
       recovered.logStartOffset,
       recovered.leaderEpochs,
+      recovered.cleaner,
     );
   }
 
@@ -516,7 +527,7 @@ export class Log {
       }
       const maxOffset = Math.min(options.maxOffset ?? this.watermark, logEndOffset);
       if (offset >= maxOffset || attempt > READ_ATTEMPTS_MAX) return this.readResult(EMPTY);
-      const segment = this.segmentFor(offset);
+      const segment = this.segmentForRead(offset);
       if (!segment.acquire()) continue; // deleted under us: look again
       try {
         const result = await readSegment(segment, offset, byteLimit, maxOffset, this.readContext);
@@ -545,6 +556,20 @@ export class Log {
       else high = middle - 1;
     }
     return segments[low]!;
+  }
+
+  /**
+   * The segment to read `offset` from: the one holding it, or, when it lies in a gap that
+   * compaction left at the end of a sealed segment, the next one (whose first batch is the
+   * first after it).
+   */
+  private segmentForRead(offset: number): Segment {
+    const segments = this.segments;
+    let segment = this.segmentFor(offset);
+    if (offset >= segment.endOffset && segment !== segments[segments.length - 1]) {
+      segment = segments[segments.indexOf(segment) + 1] ?? segment;
+    }
+    return segment;
   }
 
   /**
@@ -759,6 +784,7 @@ export class Log {
       }
       await this.truncateSegment(segment, position, newEnd);
       this.watermark = Math.min(this.watermark, newEnd);
+      this.cleaner.truncatedTo(newEnd);
       if (this.epochCache.truncateFromEnd(newEnd)) await this.persistLeaderEpochs();
       this.logger.info({ file: segment.fileName, position, logEndOffset: newEnd }, "log truncated");
     });
@@ -790,6 +816,105 @@ export class Log {
     );
     segment.durableSize = segment.size;
     if (segment.size === 0) segment.rollBaseMs = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Compaction (log-cleaner.ts)
+
+  /**
+   * Compacts the log (`cleanup.policy=compact`): keeps the latest record of every key in the
+   * sealed segments past `minCompactionLagMs`, in as many passes as the key map needs. Reads
+   * and appends go on meanwhile; only the swap at the end of a pass takes the writer loop.
+   * Runs one at a time (a second call waits for the first). Resolves with what was done, also
+   * when a retention or truncation made it stop early (the next run picks up).
+   */
+  async compact(options: CompactionOptions): Promise<CompactionResult> {
+    if (this.state !== "open") throw new WharfError("WHARF_LOG_CLOSED", this.dir);
+    for (const [name, value] of [
+      ["deleteRetentionMs", options.deleteRetentionMs],
+      ["minCompactionLagMs", options.minCompactionLagMs],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new WharfError("WHARF_CONFIG_INVALID", `${name} ${value} must be an integer >= 0`);
+      }
+    }
+    const previous = this.compaction;
+    const run: Promise<CompactionResult> = (async () => {
+      await previous?.catch(() => {});
+      try {
+        return await this.cleaner.run(options);
+      } catch (error) {
+        throw storageError(error, `compacting ${this.dir}`);
+      }
+    })();
+    this.compaction = run;
+    try {
+      return await run;
+    } finally {
+      if (this.compaction === run) this.compaction = null;
+    }
+  }
+
+  /**
+   * Dirty bytes / cleanable bytes (Kafka's cleanable ratio, compared with
+   * `min.cleanable.dirty.ratio`): cheap, from the segment list and the cleaner checkpoint.
+   */
+  cleanableDirtyRatio(options: { minCompactionLagMs?: number; now?: number } = {}): number {
+    return this.cleaner.dirtyRatio(options.minCompactionLagMs ?? 0, options.now ?? this.now());
+  }
+
+  /**
+   * When the earliest tombstone kept by compaction may be removed (its delete horizon, ms);
+   * -1 when compaction keeps none. A clean at or after it removes something even when the log
+   * has no dirty data.
+   */
+  get compactionDeleteHorizonMs(): number {
+    return this.cleaner.deleteHorizonMs;
+  }
+
+  /**
+   * Whether compacting now is worth it (the scheduler's test, Kafka's): the dirty ratio is
+   * above `minCleanableDirtyRatio`, or a tombstone kept by compaction has reached its horizon.
+   */
+  compactionNeeded(options: {
+    minCompactionLagMs: number;
+    minCleanableDirtyRatio: number;
+    now?: number;
+  }): boolean {
+    const now = options.now ?? this.now();
+    const horizon = this.cleaner.deleteHorizonMs;
+    if (horizon >= 0 && horizon <= now) return true;
+    const ratio = this.cleaner.dirtyRatio(options.minCompactionLagMs, now);
+    return ratio > 0 && ratio > options.minCleanableDirtyRatio;
+  }
+
+  private createCleaner(checkpoint: CleanerCheckpoint | null): LogCleaner {
+    return new LogCleaner(
+      {
+        dir: this.dir,
+        fileSystem: this.fileSystem,
+        logger: this.logger,
+        config: () => this.currentConfig,
+        now: () => this.now(),
+        segments: () => this.segments,
+        logStartOffset: () => this.startOffset,
+        isOpen: () => this.state === "open",
+        recentBatchHeaders: () => this.recentBatchHeaders(),
+        replaceHead: (old, fresh, commit) =>
+          this.exclusive(async () => {
+            const current = this.segments;
+            if (current.length <= old.length || old.some((segment, i) => current[i] !== segment)) {
+              return false;
+            }
+            if (!(await commit())) return false;
+            this.segments = [...fresh, ...current.slice(old.length)];
+            // Readers holding an old segment finish on its bytes; the handle closes after them.
+            for (const segment of old) void segment.close();
+            return true;
+          }),
+      },
+      checkpoint,
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -885,6 +1010,9 @@ export class Log {
         await Promise.all(this.segments.map((segment) => segment.close()));
       }
     });
+    // A compaction stops at its next batch once the log is closing; let it remove its files.
+    const compaction = this.compaction;
+    if (compaction) this.closed = this.closed.then(() => compaction.then(noop, noop));
     return this.closed;
   }
 

@@ -261,6 +261,11 @@ export interface RecordInput {
   headers?: RecordHeader[];
   /** Create time in ms since the epoch; defaults to the batch's base timestamp. */
   timestamp?: number;
+  /**
+   * Offset relative to the batch's base offset; defaults to the record's index (a producer's
+   * batch is dense). Compaction passes the original deltas of the records it keeps.
+   */
+  offsetDelta?: number;
 }
 
 export interface DecodedRecord {
@@ -286,6 +291,18 @@ export interface EncodeOptions {
   compression?: CompressionCode;
   /** Level for gzip and zstd (see `CompressOptions`). */
   compressionLevel?: number;
+  /**
+   * The batch's lastOffsetDelta; defaults to the last record's offset delta. Compaction keeps
+   * the original (Kafka's `overrideLastOffset`), so a producer's last sequence survives and a
+   * batch whose records were all removed can be kept empty (no records, this delta).
+   */
+  lastOffsetDelta?: number;
+  /**
+   * The batch's maxTimestamp; defaults to the largest record timestamp (at least the base
+   * timestamp). Needed when the base timestamp is not a record's (a delete horizon) or the
+   * batch uses LogAppendTime.
+   */
+  maxTimestamp?: number;
 }
 
 function sizeOfBytesField(bytes: Buffer | null | undefined): number {
@@ -325,8 +342,10 @@ export function encodeBatch(
     const compressed = compressRecordsSync(codec, plain.subarray(Offset.records), compressOptions);
     return withCompressedRecords(plain, codec, compressed);
   }
-  if (records.length === 0) throw new RangeError("a batch needs at least one record");
-  const baseTimestamp = options.baseTimestamp ?? records[0]!.timestamp ?? Date.now();
+  if (records.length === 0 && options.lastOffsetDelta === undefined) {
+    throw new RangeError("a batch needs at least one record (or an explicit lastOffsetDelta)");
+  }
+  const baseTimestamp = options.baseTimestamp ?? records[0]?.timestamp ?? Date.now();
   let maxTimestamp = baseTimestamp;
   const bodySizes = new Array<number>(records.length);
   let total = BATCH_HEADER_BYTES;
@@ -334,7 +353,7 @@ export function encodeBatch(
     const record = records[i]!;
     const timestamp = record.timestamp ?? baseTimestamp;
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    const bodySize = recordBodySize(record, timestamp - baseTimestamp, i);
+    const bodySize = recordBodySize(record, timestamp - baseTimestamp, record.offsetDelta ?? i);
     bodySizes[i] = bodySize;
     total += sizeOfVarlong(bodySize) + bodySize;
   }
@@ -344,9 +363,11 @@ export function encodeBatch(
   buffer.writeInt32BE(options.partitionLeaderEpoch ?? -1, Offset.partitionLeaderEpoch);
   buffer.writeInt8(BATCH_MAGIC, Offset.magic);
   buffer.writeInt16BE(options.attributes ?? 0, Offset.attributes);
-  buffer.writeInt32BE(records.length - 1, Offset.lastOffsetDelta);
+  const lastRecord = records[records.length - 1];
+  const lastOffsetDelta = options.lastOffsetDelta ?? lastRecord?.offsetDelta ?? records.length - 1;
+  buffer.writeInt32BE(lastOffsetDelta, Offset.lastOffsetDelta);
   writeInt64(buffer, Offset.baseTimestamp, baseTimestamp);
-  writeInt64(buffer, Offset.maxTimestamp, maxTimestamp);
+  writeInt64(buffer, Offset.maxTimestamp, options.maxTimestamp ?? maxTimestamp);
   writeInt64(buffer, Offset.producerId, options.producerId ?? -1);
   buffer.writeInt16BE(options.producerEpoch ?? -1, Offset.producerEpoch);
   buffer.writeInt32BE(options.baseSequence ?? -1, Offset.baseSequence);
@@ -357,7 +378,7 @@ export function encodeBatch(
     pos = writeVarlong(buffer, pos, bodySizes[i]!);
     buffer[pos++] = 0; // record attributes: unused
     pos = writeVarlong(buffer, pos, (record.timestamp ?? baseTimestamp) - baseTimestamp);
-    pos = writeVarlong(buffer, pos, i);
+    pos = writeVarlong(buffer, pos, record.offsetDelta ?? i);
     pos = writeBytesField(buffer, pos, record.key);
     pos = writeBytesField(buffer, pos, record.value);
     const headers = record.headers ?? [];

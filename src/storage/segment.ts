@@ -11,6 +11,10 @@
  * Reads hold a reference (`acquire`/`release`); deleting a segment unlinks its files at once
  * and closes the handle when the last reader is done, so a read racing a retention run still
  * sees its bytes (POSIX keeps an unlinked file readable through an open descriptor).
+ *
+ * Compaction (log-cleaner.ts) writes a replacement segment under a temporary name
+ * (`createAt`) and renames it over the old one; a segment replaced that way is only closed,
+ * never deleted by path (its name now belongs to the new file).
  */
 import { join } from "node:path";
 import { TEMP_SUFFIX, writeCheckpoint } from "./checkpoint-file.ts";
@@ -76,6 +80,18 @@ export class Segment {
   readonly corruptRanges: CorruptRange[] = [];
   /** Bumped when bytes already written change (truncation); scans started before give up. */
   generation = 0;
+  /**
+   * The segment was rewritten by compaction: its batches keep their offsets, so offsets may
+   * jump between batches (and past the last one). Scans then accept a base offset above the
+   * one expected; in a dense segment anything but the expected offset is damage.
+   */
+  offsetGaps = false;
+  /**
+   * The segment's file names may no longer be its own (a compaction swap failed half-way after
+   * its commit point; recovery finishes it on the next open): the handle still reads the old
+   * bytes, but nothing is unlinked or written by name.
+   */
+  detached = false;
   private readers = 0;
   private closing: { done: Promise<void>; resolve: () => void } | null = null;
   private closed = false;
@@ -100,6 +116,21 @@ export class Segment {
     const segment = new Segment(dir, baseOffset, handle, nowMs);
     segment.indexesPersisted = false;
     return segment;
+  }
+
+  /**
+   * Creates a segment whose file is written under `path` (compaction's `.cleaned` name) and
+   * renamed to the segment's own name later; the handle follows the renames.
+   */
+  static async createAt(
+    fileSystem: FileSystem,
+    dir: string,
+    baseOffset: number,
+    path: string,
+    nowMs: number,
+  ): Promise<Segment> {
+    const handle = await fileSystem.open(path, "w+");
+    return new Segment(dir, baseOffset, handle, nowMs);
   }
 
   static async open(fileSystem: FileSystem, dir: string, baseOffset: number) {
@@ -177,6 +208,7 @@ export class Segment {
    * name exists.
    */
   async persistIndexes(fileSystem: FileSystem): Promise<void> {
+    if (this.detached) return;
     this.completeTimeIndex();
     const options = { syncFile: true, syncDirectory: false };
     await writeCheckpoint(
@@ -198,6 +230,7 @@ export class Segment {
 
   /** Removes the index files (before the log file changes under them). */
   async removeIndexFiles(fileSystem: FileSystem): Promise<void> {
+    if (this.detached) return;
     for (const path of [this.offsetIndexPath, this.timeIndexPath]) {
       await unlinkIfPresent(fileSystem, path);
       await unlinkIfPresent(fileSystem, path + TEMP_SUFFIX);
@@ -283,6 +316,7 @@ export class Segment {
    */
   async delete(fileSystem: FileSystem): Promise<void> {
     void this.close();
+    if (this.detached) return;
     await unlinkIfPresent(fileSystem, this.logPath);
     await this.removeIndexFiles(fileSystem);
   }

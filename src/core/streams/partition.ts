@@ -12,6 +12,7 @@ import {
   readBatchHeader,
   readBatchSize,
 } from "../../storage/record-batch.ts";
+import { checkRecordsHaveKeys } from "../../storage/record-keys.ts";
 import { type AppendOffsets, ProducerStateTable } from "./producer-state.ts";
 
 export interface AppendOptions {
@@ -33,6 +34,11 @@ export class Partition {
   /** The rebuild in progress; idempotent appends wait for it in arrival order. */
   private rebuilding: Promise<void> | null = null;
   private waiters: Waiter[] = [];
+  /**
+   * The topic's `cleanup.policy` includes `compact`: every record must have a key (Kafka
+   * answers INVALID_RECORD otherwise). Set by the stream registry, also on a config change.
+   */
+  requireRecordKeys = false;
 
   constructor(
     readonly topic: string,
@@ -60,6 +66,13 @@ export class Partition {
    * answered with the original offsets and not written again.
    */
   async append(batches: Buffer, options: AppendOptions = {}): Promise<AppendOffsets> {
+    if (this.requireRecordKeys) {
+      // Compacted topics only: the records are walked (inflated when compressed) here.
+      await checkRecordsHaveKeys(batches, {
+        maxBatchBytes: this.log.config.maxBatchBytes,
+        fromProducer: options.fromProducer === true,
+      });
+    }
     // Only the header of a lone batch is read here; the log validates every batch (length,
     // magic, CRC32C, the topic's max.message.bytes) once, when it appends.
     if (batches.length >= BATCH_HEADER_BYTES && readBatchSize(batches, 0) === batches.length) {
@@ -124,11 +137,13 @@ export class Partition {
     const tail = await this.log.recentBatchHeaders();
     for (const header of tail) {
       if (header.producerId < 0 || header.baseSequence < 0) continue;
+      // lastOffsetDelta + 1, not recordCount: compaction removes records from a batch but keeps
+      // its offset span, and with it the producer's sequence range.
       this.producers.replay(
         header.producerId,
         header.producerEpoch,
         header.baseSequence,
-        header.recordCount,
+        header.lastOffsetDelta + 1,
         {
           baseOffset: header.baseOffset,
           lastOffset: header.baseOffset + header.lastOffsetDelta,

@@ -6,11 +6,22 @@
  * Ordering: a topic is written to the definitions before its logs are used, and removed from
  * them before its logs are deleted. On open, logs that no definition claims (a crash between
  * the two steps of a delete) are deleted with a warning.
+ *
+ * Compaction: every `compactionIntervalMs` the partitions of topics whose `cleanup.policy`
+ * includes `compact` are looked at, one log at a time (never two runs at once, so never two on
+ * one log); a log is compacted when Kafka would clean it: its dirty ratio is above
+ * `min.cleanable.dirty.ratio` (0.5), or a tombstone it keeps has reached its delete horizon.
+ * `compact,delete` topics also get retention (the LogStore's retention timer). `close()` stops
+ * the timer and the run in progress (at its next batch).
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { StorageConfig } from "../../config/config.ts";
-import { partitionsPerTopicMax } from "../../config/limits.ts";
+import {
+  compactionIntervalMsDefault,
+  minCleanableDirtyRatio,
+  partitionsPerTopicMax,
+} from "../../config/limits.ts";
 import { WharfError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/logger.ts";
 import type { LogConfig } from "../../storage/log.ts";
@@ -49,7 +60,11 @@ export interface Topic {
 export interface StreamRegistryOptions {
   defaults: StorageConfig;
   logger: Logger;
-  /** Names starting with this are internal topics (e.g. `__consumer_offsets`). */
+  /**
+   * How often compacted topics are looked at; `defaults.compactionIntervalMs` by default.
+   * 0 disables the timer (tests call `runCompaction`).
+   */
+  compactionIntervalMs?: number;
 }
 
 const partitionLogName = /^(.+)-(\d+)$/;
@@ -70,8 +85,15 @@ export function logConfigFor(settings: TopicSettings): LogConfig {
   };
 }
 
+function isCompacted(settings: TopicSettings): boolean {
+  return settings.cleanupPolicy.includes("compact");
+}
+
 export class StreamRegistry {
   private readonly topics = new Map<string, Topic>();
+  private compactionTimer: NodeJS.Timeout | null = null;
+  private compactionRunning: Promise<void> | null = null;
+  private readonly stopping = new AbortController();
 
   private constructor(
     private readonly logStore: LogStore,
@@ -94,7 +116,60 @@ export class StreamRegistry {
       await registry.openTopic(definition);
     }
     await registry.removeOrphanLogs();
+    registry.startCompactionTimer();
     return registry;
+  }
+
+  private startCompactionTimer(): void {
+    const interval =
+      this.options.compactionIntervalMs ??
+      this.options.defaults.compactionIntervalMs ??
+      compactionIntervalMsDefault;
+    if (interval <= 0) return;
+    this.compactionTimer = setInterval(() => void this.runCompaction(), interval);
+    this.compactionTimer.unref();
+  }
+
+  /**
+   * One compaction round over the compacted topics (what the timer runs): each partition log
+   * that needs it is compacted, one after the other. Resolves when the round is over; a call
+   * during a round returns that round.
+   */
+  runCompaction(): Promise<void> {
+    if (this.compactionRunning) return this.compactionRunning;
+    const signal = this.stopping.signal;
+    this.compactionRunning = (async () => {
+      for (const topic of [...this.topics.values()]) {
+        for (const partition of [...topic.partitions]) {
+          if (signal.aborted) return;
+          const settings = topic.settings;
+          if (!isCompacted(settings) || this.topics.get(topic.definition.name) !== topic) break;
+          const { deleteRetentionMs, minCompactionLagMs } = settings;
+          const log = partition.log;
+          try {
+            if (!log.compactionNeeded({ minCompactionLagMs, minCleanableDirtyRatio })) continue;
+            await log.compact({ deleteRetentionMs, minCompactionLagMs, signal });
+          } catch (error) {
+            const closed = (error as { code?: string }).code === "WHARF_LOG_CLOSED";
+            this.options.logger[closed ? "debug" : "error"](
+              { err: error, topic: topic.definition.name, partition: partition.index },
+              "compaction failed",
+            );
+          }
+        }
+      }
+    })().finally(() => {
+      this.compactionRunning = null;
+    });
+    return this.compactionRunning;
+  }
+
+  /** Stops compaction: the timer, and the run in progress at its next batch. */
+  async close(): Promise<void> {
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
+    this.compactionTimer = null;
+    this.stopping.abort();
+    await this.compactionRunning;
   }
 
   private async openTopic(definition: TopicDefinition): Promise<Topic> {
@@ -114,7 +189,9 @@ export class StreamRegistry {
     settings: TopicSettings,
   ): Promise<Partition> {
     const log = await this.logStore.openLog(`${name}-${index}`, logConfigFor(settings));
-    return new Partition(name, index, log, this.options.logger);
+    const partition = new Partition(name, index, log, this.options.logger);
+    partition.requireRecordKeys = isCompacted(settings);
+    return partition;
   }
 
   private async removeOrphanLogs(): Promise<void> {
@@ -244,6 +321,9 @@ export class StreamRegistry {
     topic.definition.config = overrides;
     const settings = resolveTopicSettings(overrides, this.options.defaults);
     (topic as { settings: TopicSettings }).settings = settings;
-    for (const partition of topic.partitions) partition.log.updateConfig(logConfigFor(settings));
+    for (const partition of topic.partitions) {
+      partition.log.updateConfig(logConfigFor(settings));
+      partition.requireRecordKeys = isCompacted(settings);
+    }
   }
 }
