@@ -6,16 +6,21 @@
 import type { Server } from "node:net";
 import { hostname } from "node:os";
 import { HttpServer } from "../admin/http-server.ts";
+import { packageVersion } from "../cli/version.ts";
 import { type Config, parseAdvertise } from "../config/config.ts";
 import { assertLimitRelations } from "../config/limits.ts";
 import { Broker } from "../core/broker.ts";
+import { ChannelRegistry } from "../core/channels/channel-registry.ts";
+import { WharfError } from "../errors/index.ts";
 import type { Logger } from "../logging/logger.ts";
 import { KafkaServer } from "../protocols/kafka/server.ts";
+import { RespServer } from "../protocols/resp/server.ts";
 import { closeServer, listen } from "./listen.ts";
 
 export interface BoundPorts {
   http?: number;
   kafka?: number;
+  resp?: number;
 }
 
 const wildcardHosts = new Set(["0.0.0.0", "::", "[::]", ""]);
@@ -48,6 +53,7 @@ export class WharfServer {
   private ready = false;
   private broker: Broker | undefined;
   private kafka: KafkaServer | undefined;
+  private resp: RespServer | undefined;
   private readonly servers: Array<{ name: string; server: Server }> = [];
   readonly ports: BoundPorts = {};
 
@@ -92,6 +98,31 @@ export class WharfServer {
       this.ports.kafka = await listen(kafka.netServer, "kafka", config.host, config.kafkaPort);
       kafka.setAdvertised(advertisedAddress(config, this.ports.kafka, logger));
     }
+    if (config.respPort !== 0) {
+      if (config.respPubsubBufferSoftBytes > config.respPubsubBufferHardBytes) {
+        throw new WharfError(
+          "WHARF_CONFIG_INVALID",
+          `respPubsubBufferSoftBytes (${config.respPubsubBufferSoftBytes}) is above respPubsubBufferHardBytes (${config.respPubsubBufferHardBytes})`,
+        );
+      }
+      // Channels are core state; the RESP listener is their only user so far.
+      const channels = new ChannelRegistry({
+        logger: logger.child({ component: "channels" }),
+        hardLimitBytes: config.respPubsubBufferHardBytes,
+        softLimitBytes: config.respPubsubBufferSoftBytes,
+        softLimitMs: config.respPubsubBufferSoftMs,
+      });
+      const resp = new RespServer({
+        broker: this.broker,
+        channels,
+        logger: logger.child({ component: "resp" }),
+        version: packageVersion(),
+        limits: { bulkBytesMax: config.respProtoMaxBulkBytes },
+      });
+      this.resp = resp;
+      this.ports.resp = await listen(resp.netServer, "resp", config.host, config.respPort);
+      resp.setPort(this.ports.resp);
+    }
     this.ready = true;
     logger.info({ host: config.host, ports: this.ports }, "wharf is ready");
   }
@@ -111,6 +142,7 @@ export class WharfServer {
     await Promise.all([
       ...this.servers.map(({ server }) => closeServer(server)),
       this.kafka?.close(),
+      this.resp?.close(),
     ]);
     await this.broker?.close();
     this.logger.info("stopped");

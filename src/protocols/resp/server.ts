@@ -1,0 +1,147 @@
+/**
+ * RespServer: the RESP listener (Redis clients: ioredis, node-redis, redis-cli...). Accepts
+ * TCP connections (bounded by `respConnectionsMax`), gives each a RespSession, and closes them
+ * all on shutdown.
+ *
+ * The composition root (src/server/wharf-server.ts) binds `netServer` on `--resp-port`
+ * (default 6379) and hands the server the core's channel registry. Shutdown order
+ * (WharfServer.stop): stop accepting, close every session (blocking commands end, replies not
+ * yet written are dropped), then the broker closes.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import {
+  respBulkBytesMaxDefault,
+  respConnectionsMax,
+  respInlineBytesMax,
+  respMultibulkLengthMax,
+  respOutputBytesMax,
+  respPendingCommandsMax,
+} from "../../config/limits.ts";
+import type { Broker } from "../../core/broker.ts";
+import type { ChannelRegistry } from "../../core/channels/channel-registry.ts";
+import type { Logger } from "../../logging/logger.ts";
+import type {
+  RespClient,
+  RespCommand,
+  RespServerStats,
+  RespServerView,
+} from "./commands/command.ts";
+import { buildCommandTable } from "./commands/index.ts";
+import { type RespEndpoint, RespSession, type RespSessionLimits } from "./session.ts";
+
+export interface RespServerOptions {
+  broker: Broker;
+  channels: ChannelRegistry;
+  logger: Logger;
+  /** WharfMQ's version, reported by INFO. */
+  version: string;
+  connectionsMax?: number;
+  limits?: Partial<RespSessionLimits>;
+  /** Command modules; the full table (commands/index.ts) by default. Tests add their own. */
+  commandModules?: ReadonlyArray<readonly RespCommand[]>;
+}
+
+export class RespServer {
+  readonly netServer: Server;
+  readonly stats: RespServerStats = {
+    connectionsAccepted: 0,
+    connectionsRefused: 0,
+    commandsProcessed: 0,
+    protocolErrors: {},
+    errorReplies: 0,
+  };
+  private readonly sessions = new Set<RespSession>();
+  private readonly logger: Logger;
+  private readonly connectionsMax: number;
+  private readonly view: RespServerView & { port: number };
+  private readonly options: RespServerOptions;
+  private readonly limits: RespSessionLimits;
+  private nextSessionId = 1;
+
+  constructor(options: RespServerOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.connectionsMax = options.connectionsMax ?? respConnectionsMax;
+    this.limits = {
+      bulkBytesMax: respBulkBytesMaxDefault,
+      multibulkLengthMax: respMultibulkLengthMax,
+      inlineBytesMax: respInlineBytesMax,
+      outputBytesMax: respOutputBytesMax,
+      pendingCommandsMax: respPendingCommandsMax,
+      ...options.limits,
+    };
+    const sessions = this.sessions;
+    this.view = {
+      clients: (): Iterable<RespClient> => sessions,
+      commands: buildCommandTable(options.commandModules),
+      stats: this.stats,
+      startedAt: Date.now(),
+      port: 0,
+      version: options.version,
+    };
+    this.netServer = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.netServer.on("error", (error) => this.logger.error({ err: error }, "resp listener error"));
+  }
+
+  /** The bound port, reported by INFO; set by the composition root after listening. */
+  setPort(port: number): void {
+    this.view.port = port;
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  private accept(socket: Socket): void {
+    const remote = socket.remoteAddress ?? "unknown";
+    if (this.sessions.size >= this.connectionsMax) {
+      this.stats.connectionsRefused++;
+      this.logger.warn(
+        { remote, limit: this.connectionsMax },
+        "resp connection refused: too many connections",
+      );
+      // Redis answers before closing; so do we.
+      socket.end("-ERR max number of clients reached\r\n");
+      return;
+    }
+    this.attach(socket, {
+      remoteAddress: remote,
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? "unknown",
+      localPort: socket.localPort ?? 0,
+    });
+  }
+
+  /** Serves a connection over any duplex stream (a socket, or an in-memory pair in tests). */
+  attach(stream: Duplex, endpoint: RespEndpoint): RespSession {
+    this.stats.connectionsAccepted++;
+    const session = new RespSession(stream, endpoint, this.nextSessionId++, {
+      context: {
+        broker: this.options.broker,
+        channels: this.options.channels,
+        server: this.view,
+      },
+      channels: this.options.channels,
+      server: this.view,
+      limits: this.limits,
+      logger: this.logger,
+      onProtocolError: (reason) => {
+        this.stats.protocolErrors[reason] = (this.stats.protocolErrors[reason] ?? 0) + 1;
+      },
+    });
+    this.sessions.add(session);
+    session.whenClosed.then(() => this.sessions.delete(session));
+    return session;
+  }
+
+  /** Stops accepting and closes every connection; resolves when all are closed. */
+  async close(): Promise<void> {
+    const listening = this.netServer.listening
+      ? new Promise<void>((resolve) => this.netServer.close(() => resolve()))
+      : Promise.resolve();
+    const sessions = [...this.sessions];
+    for (const session of sessions) session.close("shutdown");
+    await Promise.all([listening, ...sessions.map((session) => session.whenClosed)]);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * RespSession over an in-memory duplex pair: replies in request order when a command answers
+ * later than the ones behind it, messages queued behind a pending reply, QUIT after the
+ * replies due, and a protocol error after the replies due.
+ */
+import assert from "node:assert/strict";
+import type { Duplex } from "node:stream";
+import { test } from "node:test";
+import { duplexPair } from "../../../test/helpers/duplex-pair.ts";
+import type { Broker } from "../../core/broker.ts";
+import { ChannelRegistry } from "../../core/channels/channel-registry.ts";
+import { silentLogger } from "../../logging/logger.ts";
+import { RespSimple } from "./codec/reply.ts";
+import type { RespCommand } from "./commands/command.ts";
+import { commandModules } from "./commands/index.ts";
+import { RespServer } from "./server.ts";
+
+/** A test command: `SLOW ms value` answers `value` after `ms` milliseconds. */
+const slow: RespCommand = {
+  name: "slow",
+  arity: 3,
+  flags: [],
+  summary: "test",
+  since: "0",
+  group: "test",
+  handler: async (_context, args) => {
+    await new Promise((resolve) => setTimeout(resolve, Number(args[1]!.toString())));
+    return new RespSimple(args[2]!.toString());
+  },
+};
+
+function setup(): { client: Duplex; received: () => string; channels: ChannelRegistry } {
+  const channels = new ChannelRegistry();
+  const server = new RespServer({
+    broker: {} as Broker,
+    channels,
+    logger: silentLogger,
+    version: "test",
+    commandModules: [...commandModules, [slow]],
+  });
+  const [client, serverSide] = duplexPair();
+  server.attach(serverSide, {
+    remoteAddress: "127.0.0.1",
+    remotePort: 1,
+    localAddress: "127.0.0.1",
+    localPort: 2,
+  });
+  let text = "";
+  client.on("data", (chunk: Buffer) => {
+    text += chunk.toString("latin1");
+  });
+  return { client, received: () => text, channels };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test("replies keep request order when an earlier command finishes later", async () => {
+  const { client, received } = setup();
+  client.write("SLOW 50 first\r\nSLOW 1 second\r\nPING\r\nECHO x\r\n");
+  await until(() => received().endsWith("$1\r\nx\r\n"));
+  assert.equal(received(), "+first\r\n+second\r\n+PONG\r\n$1\r\nx\r\n");
+});
+
+test("a message produced behind a pending reply waits for it", async () => {
+  const { client, received, channels } = setup();
+  client.write("HELLO 3\r\nSUBSCRIBE c\r\n");
+  await until(() => received().includes("subscribe"));
+  const before = received().length;
+  client.write("SLOW 40 done\r\n");
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  channels.publish(Buffer.from("c"), Buffer.from("m"));
+  await until(() => received().includes("message"));
+  assert.equal(received().slice(before), "+done\r\n>3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n");
+});
+
+test("QUIT and protocol errors come after the replies already due", async () => {
+  const quit = setup();
+  let closed = false;
+  quit.client.on("end", () => {
+    closed = true;
+  });
+  quit.client.write("SLOW 20 a\r\nQUIT\r\nPING\r\n");
+  await until(() => closed);
+  assert.equal(quit.received(), "+a\r\n+OK\r\n");
+  const bad = setup();
+  bad.client.write("SLOW 20 a\r\n*1\r\n$x\r\n");
+  await until(() => bad.received().includes("Protocol"));
+  assert.equal(bad.received(), "+a\r\n-ERR Protocol error: invalid bulk length\r\n");
+});
