@@ -148,3 +148,39 @@ export function decodeResponse<K extends KafkaSupportedApiKey>(
     throw new Error(`correlation id ${got}, expected ${correlationId}`);
   return kafkaApis[apiKey].decodeResponse(reader, apiVersion) as KafkaResponseBodies[K];
 }
+
+/** A sessionless Fetch request body (v4-v12 field set) for one partition. */
+export function fetchRequestBody(
+  topic: string,
+  partition: number,
+  offset: number,
+  options: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {},
+): KafkaRequestBodies[1] {
+  const maxBytes = options.maxBytes ?? 1 << 20;
+  return {
+    replicaId: -1,
+    maxWaitMs: options.maxWaitMs ?? 0,
+    minBytes: options.minBytes ?? 1,
+    maxBytes,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic,
+        partitions: [
+          {
+            partition,
+            currentLeaderEpoch: -1,
+            fetchOffset: offset,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1,
+            partitionMaxBytes: maxBytes,
+          },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: "",
+  };
+}

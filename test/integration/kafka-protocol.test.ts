@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import type { ProduceRequest } from "../../src/protocols/kafka/codec/generated/index.ts";
 import { Compression, encodeBatch } from "../../src/storage/record-batch.ts";
 import { BrokerProcess } from "../helpers/broker-process.ts";
-import { KafkaWireClient } from "../helpers/kafka-wire-client.ts";
+import { fetchRequestBody, KafkaWireClient } from "../helpers/kafka-wire-client.ts";
 
 const ApiKey = {
   Produce: 0,
@@ -40,32 +40,7 @@ function batchOf(values: string[], options: Parameters<typeof encodeBatch>[1] = 
 }
 
 function fetchBody(topic: string, partition: number, offset: number, maxWaitMs = 0, minBytes = 1) {
-  return {
-    replicaId: -1,
-    maxWaitMs,
-    minBytes,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        partitions: [
-          {
-            partition,
-            currentLeaderEpoch: -1,
-            fetchOffset: offset,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1,
-            partitionMaxBytes: 1 << 20,
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-  };
+  return fetchRequestBody(topic, partition, offset, { maxWaitMs, minBytes });
 }
 
 describe("kafka protocol edge cases", { timeout: 120_000 }, () => {

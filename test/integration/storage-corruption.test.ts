@@ -11,42 +11,13 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { encodeBatch, readBatchHeader } from "../../src/storage/record-batch.ts";
 import { BrokerProcess } from "../helpers/broker-process.ts";
-import { KafkaWireClient } from "../helpers/kafka-wire-client.ts";
+import { fetchRequestBody, KafkaWireClient } from "../helpers/kafka-wire-client.ts";
 
 const topic = "rot";
 const batchCount = 60;
 
-function fetchBody(offset: number) {
-  return {
-    replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 1,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        partitions: [
-          {
-            partition: 0,
-            currentLeaderEpoch: -1,
-            fetchOffset: offset,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1,
-            partitionMaxBytes: 1 << 20,
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-  };
-}
-
 async function fetchAt(wire: KafkaWireClient, offset: number) {
-  const { body } = await wire.request(1, 11, fetchBody(offset));
+  const { body } = await wire.request(1, 11, fetchRequestBody(topic, 0, offset));
   return body.responses[0]!.partitions[0]!;
 }
 

@@ -8,35 +8,10 @@ import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { InProcessKafka } from "../../../test/helpers/in-process-kafka.ts";
-import { decodeResponse } from "../../../test/helpers/kafka-wire-client.ts";
+import { decodeResponse, fetchRequestBody } from "../../../test/helpers/kafka-wire-client.ts";
 
 function fetchAt(topic: string, offset: number, maxWaitMs: number) {
-  return {
-    replicaId: -1,
-    maxWaitMs,
-    minBytes: 1,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        partitions: [
-          {
-            partition: 0,
-            currentLeaderEpoch: -1,
-            fetchOffset: offset,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1,
-            partitionMaxBytes: 1 << 20,
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-  };
+  return fetchRequestBody(topic, 0, offset, { maxWaitMs });
 }
 
 const apiVersionsBody = { clientSoftwareName: "test", clientSoftwareVersion: "1" };
