@@ -131,6 +131,9 @@ interface PatternEntry {
   readonly subscribers: Set<ChannelSubscriber>;
 }
 
+/** Channel names up to this length have their publish key cached (`publishKey`). */
+const publishKeyCacheBytesMax = 256;
+
 function keyOf(name: Buffer): string {
   return name.toString("latin1");
 }
@@ -151,6 +154,13 @@ export class ChannelRegistry {
   private readonly softLimitMs: number;
   private readonly now: () => number;
   private nextSubscriberId = 1;
+  /**
+   * The last channel published to and its key: a publisher usually repeats one channel, and
+   * this spares making the same latin1 string on every PUBLISH. A copy (arguments are views
+   * of the connection's input).
+   */
+  private lastChannel: Buffer | null = null;
+  private lastChannelKey = "";
 
   constructor(options: ChannelRegistryOptions = {}) {
     this.logger = options.logger ?? silentLogger;
@@ -219,7 +229,7 @@ export class ChannelRegistry {
   publish(channel: Buffer, payload: Buffer): number {
     this.stats.published++;
     let receivers = 0;
-    const exact = this.channels.get(keyOf(channel));
+    const exact = this.channels.get(this.publishKey(channel));
     if (exact !== undefined) {
       receivers += this.fanOut(exact, new ChannelDelivery("message", channel, null, payload));
     }
@@ -237,7 +247,7 @@ export class ChannelRegistry {
   /** Delivers to shard-channel subscribers of exactly this channel. */
   spublish(channel: Buffer, payload: Buffer): number {
     this.stats.published++;
-    const subscribers = this.shardChannels.get(keyOf(channel));
+    const subscribers = this.shardChannels.get(this.publishKey(channel));
     if (subscribers === undefined) return 0;
     const receivers = this.fanOut(
       subscribers,
@@ -276,6 +286,27 @@ export class ChannelRegistry {
 
   get shardChannelCount(): number {
     return this.shardChannels.size;
+  }
+
+  /** `keyOf(channel)`, reusing the last key when the bytes are the same. */
+  private publishKey(channel: Buffer): string {
+    const last = this.lastChannel;
+    if (last !== null && last.length === channel.length) {
+      let same = true;
+      for (let i = 0; i < channel.length; i++) {
+        if (last[i] !== channel[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.lastChannelKey;
+    }
+    const key = keyOf(channel);
+    if (channel.length <= publishKeyCacheBytesMax) {
+      this.lastChannel = Buffer.from(channel);
+      this.lastChannelKey = key;
+    }
+    return key;
   }
 
   private fanOut(subscribers: Set<ChannelSubscriber>, delivery: ChannelDelivery): number {

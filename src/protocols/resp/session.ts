@@ -12,9 +12,11 @@
  * As in Redis, a message a client receives because of its own PUBLISH comes before the
  * PUBLISH reply.
  *
- * Batching. Output is flushed on `process.nextTick`: every reply and message produced in one
- * turn of the event loop (all commands of one received chunk; one publisher's pipeline of
- * PUBLISH to every subscriber) leaves in one corked write.
+ * Batching. Output is flushed at the end of the 'data' callback that produced it, or on
+ * `process.nextTick` when produced elsewhere (a promise settling): every reply and message
+ * produced by one received chunk (all its commands; one publisher's pipeline of PUBLISH to
+ * every subscriber) leaves in one corked write per connection. Sessions with output due
+ * share one queue (`flushQueued`).
  *
  * Back-pressure. Reading stops (socket.pause) while the bytes queued on the socket exceed
  * `respOutputBytesMax` (until 'drain') or `respPendingCommandsMax` commands wait behind an
@@ -124,6 +126,9 @@ export class RespSession implements ChannelSink, RespClient {
   private closing = false;
   private endAfterFlush = false;
   private closeRequested = false;
+  /** The last command name looked up and what it found (see `execute`). */
+  private lastName: Buffer | null = null;
+  private lastFound: RespCommand | undefined = undefined;
 
   constructor(
     private readonly socket: Duplex,
@@ -224,12 +229,17 @@ export class RespSession implements ChannelSink, RespClient {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
+    reading++;
     try {
       this.parser.push(chunk);
       this.pump();
     } catch (error) {
       this.internalError(error, "reading commands");
+    } finally {
+      reading--;
     }
+    // The output of this chunk (replies, deliveries to subscribers) leaves now, not a tick later.
+    if (reading === 0 && flushQueue.length > 0) flushQueued();
   }
 
   private onDrain(): void {
@@ -272,7 +282,16 @@ export class RespSession implements ChannelSink, RespClient {
 
   private execute(args: Buffer[]): void {
     const server = this.shared.server;
-    let command = server.commands.find(args[0]!);
+    // The parser hands out the same name Buffer while a client repeats a command.
+    const name = args[0]!;
+    let command: RespCommand | undefined;
+    if (name === this.lastName) {
+      command = this.lastFound;
+    } else {
+      command = server.commands.find(name);
+      this.lastName = name;
+      this.lastFound = command;
+    }
     if (command === undefined) {
       this.reply(unknownCommand(args));
       return;
@@ -385,11 +404,12 @@ export class RespSession implements ChannelSink, RespClient {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(() => this.flush());
+    flushQueue.push(this);
+    if (flushQueue.length === 1 && reading === 0) process.nextTick(flushQueued);
   }
 
-  /** Writes everything that is due, in order, corked. */
-  private flush(): void {
+  /** Writes everything that is due, in order, corked (called by `flushQueued`). */
+  flush(): void {
     this.flushScheduled = false;
     if (this.socket.destroyed) return;
     try {
@@ -473,6 +493,21 @@ export class RespSession implements ChannelSink, RespClient {
     );
     this.close("internal-error");
   }
+}
+
+/**
+ * Sessions with output due in this turn of the event loop, flushed by one `process.nextTick`
+ * for all of them (a publisher's pipeline reaching 100 subscribers schedules one tick, not
+ * 100). A flush may run commands (reading resumes) that queue more sessions: they are
+ * flushed in the same pass.
+ */
+const flushQueue: RespSession[] = [];
+/** Nonzero while a session handles received bytes: `onData` flushes the queue at its end. */
+let reading = 0;
+
+function flushQueued(): void {
+  for (let i = 0; i < flushQueue.length; i++) flushQueue[i]!.flush();
+  flushQueue.length = 0;
 }
 
 /** A catalog error as Redis-style error reply (`WRONGPASS ...`, `ERR ...`); null otherwise. */

@@ -19,7 +19,9 @@
  * whole passes there and fails when split; here a line (inline request, count line) longer
  * than `respInlineBytesMax` fails either way. The fuzz test checks this property.
  *
- * Buffers: arguments of multibulk requests are views of the input chunks (no copy). Buffered
+ * Buffers: arguments of multibulk requests are views of the input chunks (no copy), except
+ * the first (the command name), which is the previous request's name Buffer when the bytes
+ * are the same (`commandName`): never mutate arguments. Buffered
  * input is never written to after it was received, so views stay valid after the parser moves
  * on. A bulk larger than what is buffered is gathered as a list of chunks and joined once.
  */
@@ -60,6 +62,8 @@ const lf = 0x0a;
 const star = 0x2a;
 const dollar = 0x24;
 const empty = Buffer.alloc(0);
+/** First arguments up to this length are compared with the previous one (`commandName`). */
+const commandNameBytesMax = 32;
 /** A partial bulk larger than this is gathered as chunks and joined once, not per chunk. */
 const gatherBytesMin = 64 * 1024;
 
@@ -82,6 +86,8 @@ export class RespParser {
   private gatheredBytes = 0;
   private gatherNeeded = 0;
   private failure: RespProtocolError | null = null;
+  /** The first argument of the last multibulk request (`commandName`). */
+  private lastCommandName: Buffer = empty;
   private readonly limits: RespParserLimits;
 
   constructor(limits: Partial<RespParserLimits> = {}) {
@@ -222,13 +228,41 @@ export class RespParser {
         if (needed > gatherBytesMin) this.startGathering(needed);
         return needMore;
       }
-      argv.push(buffer.subarray(dataStart, dataStart + this.bulkLength));
+      const length = this.bulkLength;
+      if (argv.length === 0 && length <= commandNameBytesMax) {
+        argv.push(this.commandName(buffer, dataStart, length));
+      } else {
+        argv.push(buffer.subarray(dataStart, dataStart + length));
+      }
       this.offset = dataStart + needed;
       this.bulkLength = -1;
       this.argsRemaining--;
     }
     this.argv = null;
     return argv;
+  }
+
+  /**
+   * The first argument (the command name): the previous request's name Buffer when the bytes
+   * are the same (a client mostly repeats one command), else a new view. Saves a view per
+   * request and lets the session find the command by identity (`lastCommandName`).
+   */
+  private commandName(buffer: Buffer, start: number, length: number): Buffer {
+    const last = this.lastCommandName;
+    if (last.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (last[i] !== buffer[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return last;
+    }
+    // A copy: a view would keep the whole input chunk alive as long as it is cached.
+    const name = Buffer.from(buffer.subarray(start, start + length));
+    this.lastCommandName = name;
+    return name;
   }
 
   /** Waits for a large bulk without joining buffers on every chunk (quadratic copying). */
@@ -262,6 +296,8 @@ export class RespParser {
 }
 
 const lineIncomplete = -1;
+/** Bytes `findLineEnd` scans itself before asking `indexOf`. */
+const shortLineBytes = 32;
 const lineTooLong = -2;
 
 /**
@@ -270,7 +306,14 @@ const lineTooLong = -2;
  * PROTO_INLINE_MAX_SIZE check), else `lineIncomplete`.
  */
 function findLineEnd(buffer: Buffer, start: number, terminator: number, maxBytes: number): number {
-  const found = buffer.indexOf(terminator, start);
+  // Count and length lines are a few bytes: scanning them here costs less than a native call.
+  const scanEnd = Math.min(buffer.length, start + shortLineBytes);
+  for (let i = start; i < scanEnd; i++) {
+    if (buffer[i] === terminator) return i <= start + maxBytes ? i : lineTooLong;
+  }
+  if (scanEnd === buffer.length)
+    return buffer.length > start + maxBytes ? lineTooLong : lineIncomplete;
+  const found = buffer.indexOf(terminator, scanEnd);
   const limit = start + maxBytes;
   if (found >= 0) return found <= limit ? found : lineTooLong;
   return buffer.length > limit ? lineTooLong : lineIncomplete;

@@ -209,7 +209,7 @@ export class RespWriter {
       return;
     }
     this.reserve(frame.length);
-    frame.copy(this.scratch, this.position);
+    this.scratch.set(frame, this.position);
     this.position += frame.length;
   }
 

@@ -188,8 +188,12 @@ export interface RespCommandContext {
 /** The lookup table built from the command modules (see index.ts). */
 export class RespCommandTable {
   private readonly byName = new Map<string, RespCommand>();
-  /** Names as clients spell them (`PUBLISH`, `publish`), to skip lowercasing; bounded. */
-  private readonly spelled = new Map<string, RespCommand>();
+  /**
+   * The same commands by a hash of their ASCII-lowercased name bytes: `find` looks a request's
+   * first argument up without making a string of it (one per command on the hot path).
+   */
+  private readonly byHash = new Map<number, Array<{ name: Buffer; command: RespCommand }>>();
+  private nameBytesMax = 0;
 
   constructor(modules: ReadonlyArray<readonly RespCommand[]>) {
     for (const module of modules) {
@@ -199,6 +203,15 @@ export class RespCommandTable {
         if (!command.handler && !command.subcommands)
           throw new Error(`RESP command '${command.name}' has neither handler nor subcommands`);
         this.byName.set(command.name, command);
+        const name = Buffer.from(command.name, "latin1");
+        const hash = nameHash(name);
+        let bucket = this.byHash.get(hash);
+        if (bucket === undefined) {
+          bucket = [];
+          this.byHash.set(hash, bucket);
+        }
+        bucket.push({ name, command });
+        if (name.length > this.nameBytesMax) this.nameBytesMax = name.length;
       }
     }
   }
@@ -213,12 +226,13 @@ export class RespCommandTable {
 
   /** The command named by `name` (any letter case), or undefined. */
   find(name: Buffer): RespCommand | undefined {
-    const spelling = name.toString("latin1");
-    const cached = this.spelled.get(spelling);
-    if (cached !== undefined) return cached;
-    const command = this.byName.get(spelling.toLowerCase());
-    if (command !== undefined && this.spelled.size < 4096) this.spelled.set(spelling, command);
-    return command;
+    if (name.length > this.nameBytesMax) return undefined;
+    const bucket = this.byHash.get(nameHash(name));
+    if (bucket === undefined) return undefined;
+    for (const entry of bucket) {
+      if (sameNameIgnoringCase(entry.name, name)) return entry.command;
+    }
+    return undefined;
   }
 
   findByName(name: string): RespCommand | undefined {
@@ -235,4 +249,24 @@ export function findSubcommand(container: RespCommand, name: Buffer): RespComman
 /** Arity check in Redis's convention. */
 export function arityHolds(arity: number, argumentCount: number): boolean {
   return arity >= 0 ? argumentCount === arity : argumentCount >= -arity;
+}
+
+/** ASCII letters A-Z folded to lowercase; every other byte as it is. */
+function lowerByte(byte: number): number {
+  return byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+}
+
+function nameHash(name: Uint8Array): number {
+  let hash = name.length;
+  for (let i = 0; i < name.length; i++) hash = (Math.imul(hash, 31) + lowerByte(name[i]!)) | 0;
+  return hash;
+}
+
+/** `lower` is a registered (lowercase ASCII) name; `name` any spelling of it. */
+function sameNameIgnoringCase(lower: Uint8Array, name: Uint8Array): boolean {
+  if (lower.length !== name.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    if (lowerByte(name[i]!) !== lower[i]) return false;
+  }
+  return true;
 }
