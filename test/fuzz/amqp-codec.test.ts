@@ -25,8 +25,8 @@ import {
   decodeMethodPayload,
 } from "../../src/protocols/amqp/codec/payload.ts";
 import { AmqpReader } from "../../src/protocols/amqp/codec/reader.ts";
-import { sampleMethods, sampleProperties } from "../../src/protocols/amqp/codec/sample-methods.ts";
 import { AmqpWriter } from "../../src/protocols/amqp/codec/writer.ts";
+import { sampleMethods, sampleProperties } from "../helpers/amqp-sample-methods.ts";
 
 const frameBytesMax = 8192;
 const replyCodes = new Set([501, 502, 503, 505, 540]);

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import {
+  sampleMethods,
+  sampleProperties,
+  sampleTable,
+} from "../../../../test/helpers/amqp-sample-methods.ts";
 import { AmqpDecodeError } from "./decode-error.ts";
 import { amqpMethodsByName, encodeExchangeDeclare } from "./generated/methods.ts";
 import {
@@ -8,7 +13,6 @@ import {
   encodeContentHeaderPayload,
   encodeMethodPayload,
 } from "./payload.ts";
-import { sampleMethods, sampleProperties, sampleTable } from "./sample-methods.ts";
 import { AmqpWriter } from "./writer.ts";
 
 function methodBytes(method: Parameters<typeof encodeMethodPayload>[1]): Buffer {

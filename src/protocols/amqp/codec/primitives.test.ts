@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { sampleTable } from "../../../../test/helpers/amqp-sample-methods.ts";
 import { AmqpDecodeError } from "./decode-error.ts";
 import { type AmqpFieldValue, fieldNumber, fieldString, fieldTable } from "./field-value.ts";
 import { amqpFieldTableDepthMax, amqpFieldTableEntriesMax } from "./limits.ts";
 import { AmqpReader } from "./reader.ts";
-import { sampleTable } from "./sample-methods.ts";
 import { AmqpWriter } from "./writer.ts";
 
 function bytesOf(write: (writer: AmqpWriter) => void): Buffer {

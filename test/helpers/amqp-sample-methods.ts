@@ -11,9 +11,12 @@ import {
   loadAmqpSchema,
   type ResolvedField,
   resolveFields,
-} from "../../../../scripts/amqp-codegen.ts";
-import { type AmqpFieldTable, fieldTable } from "./field-value.ts";
-import type { AmqpMethod, BasicProperties } from "./generated/methods.ts";
+} from "../../scripts/amqp-codegen.ts";
+import { type AmqpFieldTable, fieldTable } from "../../src/protocols/amqp/codec/field-value.ts";
+import type {
+  AmqpMethod,
+  BasicProperties,
+} from "../../src/protocols/amqp/codec/generated/methods.ts";
 
 export type SampleStyle = "full" | "zero";
 
