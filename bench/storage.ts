@@ -77,7 +77,7 @@ export const flags: Record<string, string> = {
   seconds: "time limit of each append case in seconds (default 5, quick 0.3)",
   dir: "parent of the temporary directory (default os.tmpdir(); keep it on the repo's disk)",
   repeat: "run every case this many times, to see the noise (default 1)",
-  only: "run only append cases whose name contains this text, e.g. 'r100-b256-a16'",
+  only: "run only append cases whose name contains this text, e.g. 'r100-b256-a16' ('cpu': append_cpu)",
   keep: "keep the temporary directory at the end",
 };
 
@@ -940,7 +940,8 @@ async function runOnce(context: BenchContext, root: string, limits: Bounds, repe
     results.set(spec.name, await runAppendCase(context, root, spec, limits, fsyncP50, readAfter));
   }
 
-  if (stringFlag(context, "only") === undefined) {
+  const only = stringFlag(context, "only");
+  if (only === undefined || "append_cpu".includes(only)) {
     context.progress("append_cpu: the log on a disk that costs nothing");
     await measureAppendCpu(context, root, limits, repeat);
   }
