@@ -13,6 +13,7 @@ import { loadClusterId } from "./cluster-identity.ts";
 import { GroupCoordinator } from "./groups/group-coordinator.ts";
 import { OffsetStore } from "./groups/offset-store.ts";
 import { streamPartitionCatalog } from "./groups/stream-catalog.ts";
+import { RedisStreams } from "./redis-streams/redis-streams.ts";
 import { ProducerIdAllocator } from "./streams/producer-id-allocator.ts";
 import { StreamRegistry } from "./streams/stream-registry.ts";
 
@@ -32,6 +33,8 @@ export class Broker {
     readonly authenticator: Authenticator,
     /** Consumer groups (Kafka's classic group protocol) and their committed offsets. */
     readonly groups: GroupCoordinator,
+    /** Redis Streams (XADD, XREADGROUP...) on the streams, with their consumer groups. */
+    readonly redisStreams: RedisStreams,
   ) {}
 
   static async open(config: Config, logger: Logger): Promise<Broker> {
@@ -63,6 +66,9 @@ export class Broker {
         producerIds,
         new Authenticator(),
         groups,
+        await RedisStreams.open(streams, logStore, {
+          logger: logger.child({ component: "redis-streams" }),
+        }),
       );
     } catch (error) {
       await logStore.close();
@@ -110,6 +116,7 @@ export class Broker {
       for (const partition of topic.partitions) partition.wakeAll();
     await this.streams.close();
     await this.groups.close();
+    await this.redisStreams.close();
     await this.logStore.close();
     // The scrub stops at its next segment once the logs are closed.
     await this.scrubbing;

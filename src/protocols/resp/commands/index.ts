@@ -8,12 +8,14 @@ import { type RespCommand, RespCommandTable } from "./command.ts";
 import { connectionCommands } from "./connection.ts";
 import { pubsubCommands } from "./pubsub.ts";
 import { serverCommands } from "./server.ts";
+import { streamCommands } from "./streams.ts";
 
 export const commandModules: ReadonlyArray<readonly RespCommand[]> = [
   connectionCommands,
   clientCommands,
   pubsubCommands,
   serverCommands,
+  streamCommands,
 ];
 
 export function buildCommandTable(
