@@ -448,7 +448,10 @@ export class RedisStreams {
       registered.push([k, wake]);
       const target = this.lookupQuietly(key);
       if (target) {
-        waits.push(target.partition.waitForData(target.index.tailOffset, slice, controller.signal));
+        // The serve before this caught the index up; if it is still behind, the records it
+        // could not read (a corrupt range) must not wake this wait again and again.
+        const from = target.index.behind ? target.partition.highWatermark : target.index.tailOffset;
+        waits.push(target.partition.waitForData(from, slice, controller.signal));
       }
     }
     let timer: NodeJS.Timeout | undefined;
