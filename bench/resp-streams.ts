@@ -17,7 +17,7 @@
  * afterwards (every XADD was applied), and the ratios WharfMQ / Redis (target of issue 5:
  * >= 2x redis-always).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,7 @@ import { Redis } from "ioredis";
 import { BrokerProcess } from "../test/helpers/broker-process.ts";
 import { freePort } from "../test/helpers/free-port.ts";
 import { type BenchContext, numberFlag, round } from "./harness.ts";
+import { haveTool, waitForPing } from "./resp/redis-tools.ts";
 
 export const description =
   "Redis Streams XADD throughput: WharfMQ (fsync before reply) vs redis-server with appendfsync always and with its defaults, redis-benchmark with 1, 50 and 50x16-pipelined clients.";
@@ -45,40 +46,6 @@ interface Target {
 }
 
 const payload = "x".repeat(100);
-
-function haveTool(tool: string): boolean {
-  try {
-    execFileSync(tool, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitForPing(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const client = new Redis({
-      host: "127.0.0.1",
-      port,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      if ((await client.ping()) === "PONG") {
-        client.disconnect();
-        return;
-      }
-    } catch {
-      // not up yet
-    }
-    client.disconnect();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`nothing answers PING on port ${port}`);
-}
 
 async function startRedis(name: "redis-always" | "redis-default"): Promise<Target> {
   const port = await freePort();

@@ -21,7 +21,7 @@
  *
  * Bounded: every case is bounded in messages and seconds; children are killed on overrun.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import { BrokerProcess, repoRoot } from "../test/helpers/broker-process.ts";
@@ -34,6 +34,7 @@ import {
   round,
   summarize,
 } from "./harness.ts";
+import { haveTool, waitForPing } from "./resp/redis-tools.ts";
 
 export const description =
   "RESP pub/sub: WharfMQ side by side with redis-server: redis-benchmark PUBLISH (with and without -P 16), ioredis fan-out to 1/10/100 subscribers, fixed-rate delivery latency.";
@@ -56,40 +57,6 @@ interface Target {
 }
 
 const payload = "x".repeat(100);
-
-function haveTool(tool: string): boolean {
-  try {
-    execFileSync(tool, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitForPing(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const client = new Redis({
-      host: "127.0.0.1",
-      port,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      if ((await client.ping()) === "PONG") {
-        client.disconnect();
-        return;
-      }
-    } catch {
-      // not up yet
-    }
-    client.disconnect();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`nothing answers PING on port ${port}`);
-}
 
 async function startRedis(): Promise<Target> {
   const port = await freePort();
