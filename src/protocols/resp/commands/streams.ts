@@ -43,7 +43,7 @@ import {
   RespMap,
   type RespValue,
 } from "../codec/reply.ts";
-import type { RespCommand, RespCommandContext, RespHandler } from "./command.ts";
+import type { RespArgumentDoc, RespCommand, RespCommandContext, RespHandler } from "./command.ts";
 
 type Handler = (
   context: RespCommandContext,
@@ -753,6 +753,29 @@ async function xsetid(_context: RespCommandContext, args: Buffer[], streams: Red
 // ---------------------------------------------------------------------------------------------
 // The table
 
+/** COMMAND DOCS arguments of the trim clause, shared by XADD and XTRIM. */
+const trimArguments: readonly RespArgumentDoc[] = [
+  {
+    name: "strategy",
+    type: "oneof",
+    arguments: [
+      { name: "maxlen", type: "pure-token", token: "MAXLEN" },
+      { name: "minid", type: "pure-token", token: "MINID" },
+    ],
+  },
+  {
+    name: "operator",
+    type: "oneof",
+    flags: ["optional"],
+    arguments: [
+      { name: "equal", type: "pure-token", token: "=" },
+      { name: "approximately", type: "pure-token", token: "~" },
+    ],
+  },
+  { name: "threshold", type: "string" },
+  { name: "count", type: "integer", token: "LIMIT", flags: ["optional"] },
+];
+
 const oneKey = { first: 1, last: 1, step: 1 } as const;
 
 export const streamCommands: readonly RespCommand[] = [
@@ -773,27 +796,7 @@ export const streamCommands: readonly RespCommand[] = [
         name: "trim",
         type: "block",
         flags: ["optional"],
-        arguments: [
-          {
-            name: "strategy",
-            type: "oneof",
-            arguments: [
-              { name: "maxlen", type: "pure-token", token: "MAXLEN" },
-              { name: "minid", type: "pure-token", token: "MINID" },
-            ],
-          },
-          {
-            name: "operator",
-            type: "oneof",
-            flags: ["optional"],
-            arguments: [
-              { name: "equal", type: "pure-token", token: "=" },
-              { name: "approximately", type: "pure-token", token: "~" },
-            ],
-          },
-          { name: "threshold", type: "string" },
-          { name: "count", type: "integer", token: "LIMIT", flags: ["optional"] },
-        ],
+        arguments: trimArguments,
       },
       {
         name: "id-selector",
@@ -946,27 +949,7 @@ export const streamCommands: readonly RespCommand[] = [
       {
         name: "trim",
         type: "block",
-        arguments: [
-          {
-            name: "strategy",
-            type: "oneof",
-            arguments: [
-              { name: "maxlen", type: "pure-token", token: "MAXLEN" },
-              { name: "minid", type: "pure-token", token: "MINID" },
-            ],
-          },
-          {
-            name: "operator",
-            type: "oneof",
-            flags: ["optional"],
-            arguments: [
-              { name: "equal", type: "pure-token", token: "=" },
-              { name: "approximately", type: "pure-token", token: "~" },
-            ],
-          },
-          { name: "threshold", type: "string" },
-          { name: "count", type: "integer", token: "LIMIT", flags: ["optional"] },
-        ],
+        arguments: trimArguments,
       },
     ],
     handler: command(xtrim),
