@@ -51,7 +51,10 @@ export type RoutingErrorCode =
   | "ACCESS_REFUSED"
   | "PRECONDITION_FAILED"
   | "COMMAND_INVALID"
-  | "NOT_ALLOWED";
+  | "NOT_ALLOWED"
+  | "RESOURCE_LOCKED"
+  | "RESOURCE_ERROR"
+  | "INTERNAL_ERROR";
 
 const AMQP_REPLY_CODES: Record<RoutingErrorCode, number> = {
   NOT_FOUND: 404,
@@ -59,11 +62,16 @@ const AMQP_REPLY_CODES: Record<RoutingErrorCode, number> = {
   PRECONDITION_FAILED: 406,
   COMMAND_INVALID: 503,
   NOT_ALLOWED: 530,
+  RESOURCE_LOCKED: 405,
+  RESOURCE_ERROR: 506,
+  INTERNAL_ERROR: 541,
 };
 
 /**
- * A routing error with the AMQP 0-9-1 reply code RabbitMQ answers with. (The routing core is
- * self-contained; the AMQP adapter maps it to a channel/connection close.)
+ * An error of the messaging model (exchanges, queues, bindings, virtual hosts, permissions)
+ * with the AMQP 0-9-1 reply code RabbitMQ answers with. The core throws it; the AMQP adapter
+ * maps it to a channel close (soft codes) or connection close (hard codes: 503, 530, 541);
+ * STOMP and MQTT map it to their own errors.
  */
 export class RoutingError extends Error {
   readonly code: RoutingErrorCode;
