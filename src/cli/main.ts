@@ -3,11 +3,14 @@
  */
 import { Command, CommanderError } from "commander";
 import { isWharfError } from "../errors/index.ts";
+import { registerBindingsCommand } from "./bindings-command.ts";
 import { registerConsumeCommand } from "./consume-command.ts";
 import { registerGroupsCommand } from "./groups-command.ts";
 import { registerProduceCommand } from "./produce-command.ts";
+import { registerQueuesCommand } from "./queues-command.ts";
 import { registerStartCommand } from "./start-command.ts";
 import { registerTopicsCommand } from "./topics-command.ts";
+import { registerUsersCommand } from "./users-command.ts";
 import { packageVersion } from "./version.ts";
 
 const program = new Command("wharf")
@@ -21,6 +24,9 @@ registerTopicsCommand(program);
 registerProduceCommand(program);
 registerConsumeCommand(program);
 registerGroupsCommand(program);
+registerQueuesCommand(program);
+registerBindingsCommand(program);
+registerUsersCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,8 @@ import { readFileSync, statSync } from "node:fs";
 import { z } from "zod";
 import { WharfError } from "../errors/index.ts";
 import {
+  amqpChannelsMax,
+  amqpHeartbeatSecondsDefault,
   batchBytesMaxCeiling,
   batchBytesMaxDefault,
   compactionIntervalMsDefault,
@@ -107,6 +109,9 @@ export const configSchema = z
       .int()
       .min(0)
       .max(24 * 3600 * 1000),
+    // Both travel as AMQP shorts in connection.tune; 0 heartbeat disables heartbeats.
+    amqpHeartbeatSeconds: z.number().int().min(0).max(65535),
+    amqpChannelMax: z.number().int().min(1).max(65535),
     storage: storageSchema,
   })
   .strict();
@@ -132,6 +137,8 @@ export const defaultConfig: Config = {
   respPubsubBufferHardBytes: respPubsubBufferHardBytesDefault,
   respPubsubBufferSoftBytes: respPubsubBufferSoftBytesDefault,
   respPubsubBufferSoftMs: respPubsubBufferSoftMsDefault,
+  amqpHeartbeatSeconds: amqpHeartbeatSecondsDefault,
+  amqpChannelMax: amqpChannelsMax,
   storage: {
     segmentBytes: segmentBytesDefault,
     segmentMs: segmentMsDefault,
@@ -275,6 +282,20 @@ export const settings: readonly Setting[] = [
     env: "WHARF_RESP_PUBSUB_BUFFER_SOFT_MS",
     kind: "integer",
     description: "how long a subscriber may stay above the soft output-buffer limit",
+  },
+  {
+    path: ["amqpHeartbeatSeconds"],
+    flag: "amqp-heartbeat-seconds",
+    env: "WHARF_AMQP_HEARTBEAT_SECONDS",
+    kind: "integer",
+    description: "heartbeat interval offered to AMQP clients in connection.tune (0 = off)",
+  },
+  {
+    path: ["amqpChannelMax"],
+    flag: "amqp-channel-max",
+    env: "WHARF_AMQP_CHANNEL_MAX",
+    kind: "integer",
+    description: "channel_max offered to AMQP clients in connection.tune",
   },
   {
     path: ["storage", "durability"],

@@ -1,6 +1,6 @@
 /**
- * The broker core: owns storage and the resources built on it (streams now; queues,
- * exchanges and channels in later issues). Protocol servers call into it; it never calls a
+ * The broker core: owns storage and the resources built on it: streams, consumer groups,
+ * Redis Streams, users, and virtual hosts with their exchanges, queues and bindings. Protocol servers call into it; it never calls a
  * protocol. Opening it runs storage recovery and loads the definitions.
  */
 import { mkdir } from "node:fs/promises";
@@ -9,13 +9,25 @@ import type { Config } from "../config/config.ts";
 import type { Logger } from "../logging/logger.ts";
 import { LogStore } from "../storage/log-store.ts";
 import { Authenticator } from "./auth/authenticator.ts";
+import { UserStore } from "./auth/user-store.ts";
 import { loadClusterId } from "./cluster-identity.ts";
 import { GroupCoordinator } from "./groups/group-coordinator.ts";
 import { OffsetStore } from "./groups/offset-store.ts";
 import { streamPartitionCatalog } from "./groups/stream-catalog.ts";
+import type { PropertiesCodec } from "./queues/queue-types.ts";
 import { RedisStreams } from "./redis-streams/redis-streams.ts";
 import { ProducerIdAllocator } from "./streams/producer-id-allocator.ts";
 import { StreamRegistry } from "./streams/stream-registry.ts";
+import { VirtualHostRegistry } from "./vhosts/virtual-host-registry.ts";
+
+export interface BrokerOptions {
+  /**
+   * The AMQP 0-9-1 property-list codec, supplied by the composition root (the core never
+   * imports a protocol): dead-lettering rewrites `x-death` with it, and stream queues build
+   * properties for records produced by other protocols.
+   */
+  readonly propertiesCodec?: PropertiesCodec;
+}
 
 export class Broker {
   private closed = false;
@@ -35,9 +47,13 @@ export class Broker {
     readonly groups: GroupCoordinator,
     /** Redis Streams (XADD, XREADGROUP...) on the streams, with their consumer groups. */
     readonly redisStreams: RedisStreams,
+    /** Users, hashed passwords and per-vhost permissions (meta/users.json). */
+    readonly users: UserStore,
+    /** Virtual hosts: exchanges, queues, bindings, publish and consume (meta/vhosts.json). */
+    readonly vhosts: VirtualHostRegistry,
   ) {}
 
-  static async open(config: Config, logger: Logger): Promise<Broker> {
+  static async open(config: Config, logger: Logger, options: BrokerOptions = {}): Promise<Broker> {
     const logStore = await LogStore.open(config.dataDir, {
       logger: logger.child({ component: "storage" }),
     });
@@ -57,6 +73,18 @@ export class Broker {
         logger: groupLogger,
         initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
       });
+      const redisStreams = await RedisStreams.open(streams, logStore, {
+        logger: logger.child({ component: "redis-streams" }),
+      });
+      const users = await UserStore.open(metaDir, { logger: logger.child({ component: "users" }) });
+      const vhosts = await VirtualHostRegistry.open({
+        metaDir,
+        logStore,
+        streams,
+        users,
+        codec: options.propertiesCodec,
+        logger: logger.child({ component: "vhosts" }),
+      });
       return new Broker(
         config,
         logStore,
@@ -64,11 +92,11 @@ export class Broker {
         logger,
         clusterId,
         producerIds,
-        new Authenticator(),
+        new Authenticator(users),
         groups,
-        await RedisStreams.open(streams, logStore, {
-          logger: logger.child({ component: "redis-streams" }),
-        }),
+        redisStreams,
+        users,
+        vhosts,
       );
     } catch (error) {
       await logStore.close();
@@ -112,6 +140,8 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Queues first: their consumers are cancelled and their logs flushed before storage closes.
+    await this.vhosts.close();
     for (const topic of this.streams.list())
       for (const partition of topic.partitions) partition.wakeAll();
     await this.streams.close();

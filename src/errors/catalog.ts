@@ -269,6 +269,19 @@ export const errorCatalog = {
     amqp: 403, // ACCESS_REFUSED
     resp: "WRONGPASS",
   },
+  WHARF_USER_NOT_FOUND: {
+    message: "no such user",
+    retriable: false,
+  },
+  WHARF_VHOST_NOT_FOUND: {
+    message: "no such virtual host",
+    retriable: false,
+    amqp: 530, // NOT_ALLOWED, as connection.open to an unknown vhost
+  },
+  WHARF_DEFINITION_INVALID: {
+    message: "invalid user, permission or virtual host definition",
+    retriable: false,
+  },
 } as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -6,6 +6,7 @@
 import type { Server } from "node:net";
 import { hostname } from "node:os";
 import { HttpServer } from "../admin/http-server.ts";
+import { ManagementApi } from "../admin/management-api.ts";
 import { packageVersion } from "../cli/version.ts";
 import { type Config, parseAdvertise } from "../config/config.ts";
 import { assertLimitRelations } from "../config/limits.ts";
@@ -13,13 +14,17 @@ import { Broker } from "../core/broker.ts";
 import { ChannelRegistry } from "../core/channels/channel-registry.ts";
 import { WharfError } from "../errors/index.ts";
 import type { Logger } from "../logging/logger.ts";
+import { amqpPropertiesCodec } from "../protocols/amqp/properties-codec.ts";
+import { AmqpServer } from "../protocols/amqp/server.ts";
 import { KafkaServer } from "../protocols/kafka/server.ts";
 import { RespServer } from "../protocols/resp/server.ts";
 import { closeServer, listen } from "./listen.ts";
+import { managementBackend } from "./management-backend.ts";
 
 export interface BoundPorts {
   http?: number;
   kafka?: number;
+  amqp?: number;
   resp?: number;
 }
 
@@ -53,6 +58,7 @@ export class WharfServer {
   private ready = false;
   private broker: Broker | undefined;
   private kafka: KafkaServer | undefined;
+  private amqp: AmqpServer | undefined;
   private resp: RespServer | undefined;
   private readonly servers: Array<{ name: string; server: Server }> = [];
   readonly ports: BoundPorts = {};
@@ -76,8 +82,9 @@ export class WharfServer {
 
   private async startAll(): Promise<void> {
     const { config, logger } = this;
+    let http: HttpServer | undefined;
     if (config.httpPort !== 0) {
-      const http = new HttpServer(
+      http = new HttpServer(
         { isLive: () => this.live, isReady: () => this.ready },
         logger.child({ component: "http" }),
       );
@@ -85,9 +92,12 @@ export class WharfServer {
       this.servers.push({ name: "http", server: http.nodeServer });
     }
     const started = Date.now();
-    this.broker = await Broker.open(config, logger.child({ component: "broker" }));
+    this.broker = await Broker.open(config, logger.child({ component: "broker" }), {
+      propertiesCodec: amqpPropertiesCodec,
+    });
     this.broker.startScrub();
     logger.info({ dataDir: config.dataDir, ms: Date.now() - started }, "storage opened");
+    http?.setManagement(new ManagementApi(managementBackend(this.broker, packageVersion())));
     if (config.kafkaPort !== 0) {
       const kafka = new KafkaServer({
         broker: this.broker,
@@ -97,6 +107,26 @@ export class WharfServer {
       this.kafka = kafka;
       this.ports.kafka = await listen(kafka.netServer, "kafka", config.host, config.kafkaPort);
       kafka.setAdvertised(advertisedAddress(config, this.ports.kafka, logger));
+    }
+    if (config.amqpPort !== 0) {
+      const broker = this.broker;
+      const amqp = new AmqpServer({
+        broker: {
+          authenticate: (user, password, remote) =>
+            broker.authenticator.authenticatePassword(user, password, remote),
+          vhost: (name) => broker.vhosts.get(name),
+          canAccessVhost: (user, vhost) => broker.users.canAccessVhost(user, vhost),
+        },
+        logger: logger.child({ component: "amqp" }),
+        version: packageVersion(),
+        limits: {
+          heartbeatSeconds: config.amqpHeartbeatSeconds,
+          channelMax: config.amqpChannelMax,
+        },
+        debugFrames: process.env.WHARF_DEBUG_FRAMES === "1",
+      });
+      this.amqp = amqp;
+      this.ports.amqp = await listen(amqp.netServer, "amqp", config.host, config.amqpPort);
     }
     if (config.respPort !== 0) {
       if (config.respPubsubBufferSoftBytes > config.respPubsubBufferHardBytes) {
@@ -131,6 +161,14 @@ export class WharfServer {
     return this.ready;
   }
 
+  /**
+   * A resource alarm (storage full, memory high) started (reason) or ended (null): AMQP
+   * clients get connection.blocked / unblocked and publishing connections are not read.
+   */
+  setResourceAlarm(reason: string | null): void {
+    this.amqp?.setResourceAlarm(reason);
+  }
+
   /** Clean shutdown; safe to call more than once. */
   async stop(reason: string): Promise<void> {
     if (!this.live) return;
@@ -142,6 +180,7 @@ export class WharfServer {
     await Promise.all([
       ...this.servers.map(({ server }) => closeServer(server)),
       this.kafka?.close(),
+      this.amqp?.close(),
       this.resp?.close(),
     ]);
     await this.broker?.close();

@@ -78,6 +78,12 @@ export interface QueuedMessage {
    * header by AMQP). Undefined for classic queues.
    */
   readonly streamOffset?: number;
+  /**
+   * For queues with x-delivery-limit: how often the message was given back before this
+   * delivery (AMQP delivers it as the `x-delivery-count` header, as RabbitMQ's quorum queues
+   * do). Undefined otherwise.
+   */
+  readonly deliveryCount?: number;
 }
 
 /**
