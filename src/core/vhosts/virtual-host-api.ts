@@ -107,7 +107,11 @@ export interface VirtualHostApi {
     type: string,
     options: ExchangeDeclareOptions,
   ): Promise<void>;
-  deleteExchange(who: SessionIdentity, name: string, options: { ifUnused?: boolean }): Promise<void>;
+  deleteExchange(
+    who: SessionIdentity,
+    name: string,
+    options: { ifUnused?: boolean },
+  ): Promise<void>;
   bindExchange(
     who: SessionIdentity,
     destination: string,
@@ -155,11 +159,7 @@ export interface VirtualHostApi {
    * Routes and enqueues one message. Synchronous routing; throws 404 for an unknown exchange,
    * 403 for an internal one or missing write permission.
    */
-  publish(
-    who: SessionIdentity,
-    message: InboundMessage,
-    options: PublishOptions,
-  ): PublishResult;
+  publish(who: SessionIdentity, message: InboundMessage, options: PublishOptions): PublishResult;
 
   /** Registers a consumer. 405 if the queue is exclusive to another connection, 403 if it has an exclusive consumer. */
   consume(
