@@ -24,7 +24,8 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { BrokerProcess } from "../test/helpers/broker-process.ts";
 import { freePort } from "../test/helpers/free-port.ts";
-import { type BenchContext, numberFlag, round } from "./harness.ts";
+import { type BenchContext, numberFlag, round, stringFlag } from "./harness.ts";
+import { startBaselineBroker } from "./resp/baseline-broker.ts";
 import { haveTool, waitForPing } from "./resp/redis-tools.ts";
 
 export const description =
@@ -35,9 +36,11 @@ export const flags: Record<string, string> = {
     "XADDs per case with 50 clients (default 100000; -P 16 runs 4x; 1 client 1/10; quick 5000)",
   repeat: "rounds of every case (default 1); even rounds run the Redis targets first",
   "no-redis": "measure WharfMQ alone",
+  baseline:
+    "DIR: also measure the broker of another copy of the repository (target `wharfmq-baseline`), side by side",
 };
 
-type TargetName = "wharfmq" | "redis-always" | "redis-default";
+type TargetName = "wharfmq" | "wharfmq-baseline" | "redis-always" | "redis-default";
 
 interface Target {
   name: TargetName;
@@ -144,14 +147,20 @@ export async function run(context: BenchContext): Promise<void> {
     { name: "xadd-c50", clients: 50, pipeline: 1, requests },
     { name: "xadd-c50-p16", clients: 50, pipeline: 16, requests: requests * 4 },
   ];
+  const baseline = stringFlag(context, "baseline");
   const names: TargetName[] = withRedis
     ? ["wharfmq", "redis-always", "redis-default"]
     : ["wharfmq"];
+  if (typeof baseline === "string") names.splice(1, 0, "wharfmq-baseline");
   const targets = new Map<TargetName, Target>();
   try {
     for (const name of names) {
       context.progress(`starting ${name}`);
-      targets.set(name, name === "wharfmq" ? await startWharf() : await startRedis(name));
+      if (name === "wharfmq") targets.set(name, await startWharf());
+      else if (name === "wharfmq-baseline") {
+        const broker = await startBaselineBroker(baseline!);
+        targets.set(name, { name, ...broker });
+      } else targets.set(name, await startRedis(name));
     }
     for (let roundIndex = 1; roundIndex <= repeat; roundIndex++) {
       for (const spec of cases) {
@@ -170,7 +179,7 @@ export async function run(context: BenchContext): Promise<void> {
           line[`${name}_p99_ms`] = result.p99_ms;
           line[`${name}_added`] = result.added;
         }
-        for (const name of ["redis-always", "redis-default"] as const) {
+        for (const name of ["wharfmq-baseline", "redis-always", "redis-default"] as const) {
           const other = results.get(name);
           if (other) line[`ratio_vs_${name}`] = round(wharf.requests_per_s / other.requests_per_s);
         }

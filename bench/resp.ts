@@ -32,8 +32,10 @@ import {
   numberFlag,
   recordSince,
   round,
+  stringFlag,
   summarize,
 } from "./harness.ts";
+import { startBaselineBroker } from "./resp/baseline-broker.ts";
 import { haveTool, waitForPing } from "./resp/redis-tools.ts";
 
 export const description =
@@ -48,10 +50,12 @@ export const flags: Record<string, string> = {
   repeat:
     "rounds of every case (default 1); round 2, 4... runs Redis first, so each side gets both slots",
   "no-redis": "measure WharfMQ alone",
+  baseline:
+    "DIR: also measure the broker of another copy of the repository (target `wharfmq-baseline`), side by side",
 };
 
 interface Target {
-  name: "wharfmq" | "redis";
+  name: "wharfmq" | "wharfmq-baseline" | "redis";
   port: number;
   stop(): Promise<void>;
 }
@@ -212,9 +216,13 @@ export async function run(context: BenchContext): Promise<void> {
   const repeat = numberFlag(context, "repeat", 1);
   if (!haveTool("redis-benchmark"))
     throw new Error("redis-benchmark is not installed (redis-tools)");
+  const baseline = stringFlag(context, "baseline");
   const targets: Target[] = [];
   try {
     targets.push(await startWharf());
+    if (baseline !== undefined) {
+      targets.push({ name: "wharfmq-baseline", ...(await startBaselineBroker(baseline)) });
+    }
     if (context.flags.get("no-redis") === true) {
       context.emit({ case: "redis-unavailable", params: {}, reason: "--no-redis" });
     } else if (!haveTool("redis-server")) {
@@ -234,12 +242,22 @@ export async function run(context: BenchContext): Promise<void> {
     ) => {
       const wharf = results.get("wharfmq")?.[key] as number | undefined;
       const redis = results.get("redis")?.[key] as number | undefined;
+      const before = results.get("wharfmq-baseline")?.[key] as number | undefined;
       context.emit({
         case: caseName,
         params,
         wharfmq: results.get("wharfmq"),
         redis: results.get("redis") ?? null,
         [`wharfmq_vs_redis_${key}`]: wharf !== undefined && redis ? round(wharf / redis, 3) : null,
+        ...(baseline === undefined
+          ? {}
+          : {
+              wharfmq_baseline: results.get("wharfmq-baseline"),
+              [`wharfmq_baseline_vs_redis_${key}`]:
+                before !== undefined && redis ? round(before / redis, 3) : null,
+              [`wharfmq_vs_wharfmq_baseline_${key}`]:
+                wharf !== undefined && before ? round(wharf / before, 3) : null,
+            }),
       });
     };
     // Alternate which side runs first: a neighbour's load landing on one slot evens out.

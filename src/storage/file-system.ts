@@ -9,7 +9,7 @@
  * Fault model: any call may reject with a Node system error (`error.code` is an errno name).
  * `storageError` maps such an error to the catalog code that producers see.
  */
-import { constants } from "node:fs";
+import { constants, writevSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { WharfError } from "../errors/index.ts";
 
@@ -26,6 +26,15 @@ export interface FileHandle {
   ): Promise<{ bytesRead: number }>;
   /** May write fewer bytes than given (ENOSPC after a partial write); callers loop. */
   writev(buffers: Buffer[], position: number): Promise<{ bytesWritten: number }>;
+  /**
+   * Optional: the same write on the calling thread (returns the bytes written, may be short
+   * like `writev`, throws a Node system error). A write into the page cache takes
+   * microseconds, less than the thread-pool round trip of `writev`, so the log's group commit
+   * uses it for its rounds and leaves only the fdatasync to the thread pool: one hop per round
+   * instead of two. Implementations that intercept writes (fault injection, counting) leave it
+   * out, and the log then uses `writev`.
+   */
+  writevSync?(buffers: Buffer[], position: number): number;
   datasync(): Promise<void>;
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -60,9 +69,9 @@ export interface FileSystem {
   syncDirectory(path: string): Promise<void>;
 }
 
-/** node:fs/promises, unchanged. */
+/** node:fs/promises, unchanged, plus `writevSync` on the handle's descriptor. */
 export const nodeFileSystem: FileSystem = {
-  open: (path, flags) => fs.open(path, flags),
+  open: async (path, flags) => withSyncWrite(await fs.open(path, flags)),
   readFile: (path) => fs.readFile(path),
   rename: (from, to) => fs.rename(from, to),
   unlink: (path) => fs.unlink(path),
@@ -82,6 +91,14 @@ export const nodeFileSystem: FileSystem = {
     }
   },
 };
+
+/** Adds `writevSync` to a node:fs/promises handle (same descriptor, so the same file position rules). */
+function withSyncWrite(handle: fs.FileHandle): FileHandle {
+  const fd = handle.fd;
+  return Object.assign(handle, {
+    writevSync: (buffers: Buffer[], position: number) => writevSync(fd, buffers, position),
+  });
+}
 
 /** The errno name of a Node system error, or undefined. */
 export function errorCode(error: unknown): string | undefined {
@@ -129,6 +146,24 @@ export async function writeFully(
   let pending = buffers;
   while (written < totalBytes) {
     const { bytesWritten } = await handle.writev(pending, position + written);
+    if (bytesWritten <= 0)
+      throw Object.assign(new Error("writev made no progress"), { code: "EIO" });
+    written += bytesWritten;
+    if (written < totalBytes) pending = remainingBuffers(pending, bytesWritten);
+  }
+}
+
+/** `writeFully` with `handle.writevSync` (which the caller checked is present). */
+export function writeFullySync(
+  handle: FileHandle,
+  buffers: Buffer[],
+  position: number,
+  totalBytes: number,
+): void {
+  let written = 0;
+  let pending = buffers;
+  while (written < totalBytes) {
+    const bytesWritten = handle.writevSync!(pending, position + written);
     if (bytesWritten <= 0)
       throw Object.assign(new Error("writev made no progress"), { code: "EIO" });
     written += bytesWritten;

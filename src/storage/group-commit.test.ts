@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { logSyncsInFlightMax } from "../config/limits.ts";
 import { isWharfError } from "../errors/index.ts";
 import { FaultyFileSystem } from "./faulty-file-system.ts";
 import { GroupCommitQueue, type QueuedAppend } from "./group-commit.ts";
@@ -67,7 +68,7 @@ describe("group commit", () => {
     await log.close();
   });
 
-  test("appends arriving during an fdatasync form the next round", async () => {
+  test("appends arriving during an fdatasync are pipelined up to logSyncsInFlightMax rounds, then form one round", async () => {
     const fileSystem = new FaultyFileSystem();
     const log = await Log.open(freshDir(), testConfig({ segmentBytes: 1 << 20 }), { fileSystem });
     fileSystem.resetCounts();
@@ -80,9 +81,14 @@ describe("group commit", () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     assert.equal(log.highWatermark, 0, "nothing visible before its fdatasync");
+    await waitFor(() => gate.held >= logSyncsInFlightMax, "a full pipeline of fdatasyncs");
+    await sleep(20);
+    assert.equal(gate.held, logSyncsInFlightMax, "never more fdatasyncs in flight");
     gate.release();
     await Promise.all(pending);
-    assert.equal(fileSystem.count("datasync"), 2);
+    // The full pipeline, the round that waited for its head, then everything that queued
+    // meanwhile as one round.
+    assert.equal(fileSystem.count("datasync"), logSyncsInFlightMax + 2);
     assert.equal(log.highWatermark, 64);
     await log.close();
   });
@@ -208,5 +214,48 @@ describe("GroupCommitQueue", () => {
     assert.equal(queue.queuedBytes, 0);
     await queue.whenIdle();
     assert.ok(queue.idle);
+  });
+});
+
+describe("GroupCommitQueue with rounds in flight", () => {
+  test("a round that returns `settled` lets the next round start, keeps its bytes counted until it settles, and tasks wait for it", async () => {
+    const events: string[] = [];
+    const gates: Array<() => void> = [];
+    let inFlight: Promise<unknown>[] = [];
+    const queue = new GroupCommitQueue<QueuedAppend & { name: string }>(
+      async (round) => {
+        events.push(`write:${round.map((a) => a.name).join(",")}`);
+        const settled = new Promise<void>((resolve) => gates.push(resolve)).then(() => {
+          events.push(`settle:${round.map((a) => a.name).join(",")}`);
+          for (const append of round) append.resolve();
+        });
+        inFlight.push(settled);
+        return { settled };
+      },
+      { roundBytesMax: 10, queueBytesMax: 1000 },
+      async () => {
+        events.push("settle-all");
+        const pending = inFlight;
+        inFlight = [];
+        await Promise.all(pending);
+      },
+    );
+    const append = (name: string) =>
+      new Promise<void>((resolve, reject) => queue.enqueue({ name, bytes: 10, resolve, reject }));
+    const a = append("a");
+    await new Promise((resolve) => setImmediate(resolve));
+    const b = append("b");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(events, ["write:a", "write:b"], "b was written while a was in flight");
+    assert.equal(queue.queuedBytes, 20, "bytes in flight still count against the queue");
+    const task = queue.runExclusive(async () => {
+      events.push("task");
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(!events.includes("task"), "the task waits for the rounds in flight");
+    for (const open of gates) open();
+    await Promise.all([a, b, task]);
+    assert.deepEqual(events, ["write:a", "write:b", "settle-all", "settle:a", "settle:b", "task"]);
+    assert.equal(queue.queuedBytes, 0);
   });
 });

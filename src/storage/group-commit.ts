@@ -27,6 +27,11 @@ export interface QueuedAppend {
   reject(error: unknown): void;
 }
 
+/** What `commitRound` returns when the round's appends settle after it returned. */
+export interface RoundInFlight {
+  readonly settled: Promise<unknown>;
+}
+
 interface QueuedTask {
   readonly task: () => Promise<unknown>;
   resolve(value: unknown): void;
@@ -43,9 +48,21 @@ export class GroupCommitQueue<A extends QueuedAppend> {
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    /** Writes the round and settles every append in it; should not throw. */
-    private readonly commitRound: (round: A[]) => Promise<void>,
+    /**
+     * Writes the round and settles every append in it; should not throw. It may return
+     * before its appends settle (a log pipelining its fdatasyncs), with `settled`: the next
+     * round starts at once, and the round's bytes count against `queueBytesMax` until then.
+     */
+    private readonly commitRound: (
+      round: A[],
+    ) => Promise<RoundInFlight | undefined> | Promise<void>,
     private readonly limits: AppendLimits,
+    /**
+     * Waits until the rounds `commitRound` left in flight have settled (a log that pipelines
+     * its fdatasyncs returns from `commitRound` before they finish); awaited before each task,
+     * so a task sees every earlier append settled.
+     */
+    private readonly settle: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** Bytes of appends queued or being written. */
@@ -96,6 +113,7 @@ export class GroupCommitQueue<A extends QueuedAppend> {
       if (first.task) {
         this.head++;
         try {
+          await this.settle();
           first.task.resolve(await first.task.task());
         } catch (error) {
           first.task.reject(error);
@@ -112,13 +130,21 @@ export class GroupCommitQueue<A extends QueuedAppend> {
         bytes += append.bytes;
         this.head++;
       }
+      let inFlight: RoundInFlight | undefined;
       try {
-        await this.commitRound(round);
+        inFlight = (await this.commitRound(round)) ?? undefined;
       } catch (error) {
         // commitRound settles its appends; this only catches a bug, and settles them.
         for (const append of round) append.reject(error);
       }
-      this.pendingBytes -= bytes;
+      if (inFlight === undefined) {
+        this.pendingBytes -= bytes;
+      } else {
+        const release = () => {
+          this.pendingBytes -= bytes;
+        };
+        inFlight.settled.then(release, release);
+      }
       this.compact();
     }
     this.items = [];

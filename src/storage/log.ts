@@ -25,14 +25,26 @@
  * - Bit rot in stored data: see log-reader.ts; `verify()` scrubs the whole log.
  */
 import type { Logger } from "pino";
-import { indexBytesMax, readBytesMax, recentBatchHeadersBytes } from "../config/limits.ts";
+import {
+  indexBytesMax,
+  logSyncsInFlightMax,
+  logSyncWriteBytesMax,
+  readBytesMax,
+  recentBatchHeadersBytes,
+} from "../config/limits.ts";
 import { WharfError } from "../errors/index.ts";
 import { silentLogger } from "../logging/logger.ts";
 import { type CorruptStep, SegmentScanner, ShortReadError } from "./batch-scanner.ts";
 import { writeCheckpoint } from "./checkpoint-file.ts";
 import type { CleanerCheckpoint } from "./cleaner-swap.ts";
-import { type FileSystem, nodeFileSystem, storageError, writeFully } from "./file-system.ts";
-import { GroupCommitQueue, type QueuedAppend } from "./group-commit.ts";
+import {
+  type FileSystem,
+  nodeFileSystem,
+  storageError,
+  writeFully,
+  writeFullySync,
+} from "./file-system.ts";
+import { GroupCommitQueue, type QueuedAppend, type RoundInFlight } from "./group-commit.ts";
 import {
   type EpochEntry,
   LEADER_EPOCH_CHECKPOINT,
@@ -149,6 +161,23 @@ class PendingAppend implements QueuedAppend {
   }
 }
 
+/** A group-commit round written, its fdatasync issued, not settled yet (see `commitRound`). */
+interface InFlightRound {
+  readonly segment: Segment;
+  readonly round: PendingAppend[];
+  readonly start: number;
+  readonly end: number;
+  /** Where its bytes start in the segment file, and end. */
+  readonly position: number;
+  readonly endPosition: number;
+  /** The offset after its last record. */
+  readonly endOffset: number;
+  readonly batches: number;
+  readonly epochsChanged: boolean;
+  /** Settles (never rejects) once the round has resolved or rejected its appends. */
+  settled: Promise<WharfError | null>;
+}
+
 const EMPTY = Buffer.alloc(0);
 const noop = () => {};
 /** A read retries this often when it lands on a range it has just recorded. */
@@ -165,6 +194,14 @@ export class Log {
   private readonly writer: GroupCommitQueue<PendingAppend>;
   /** A failed write left bytes past `position` that could not be truncated yet. */
   private pendingRepair: { segment: Segment; position: number } | null = null;
+  /** Rounds written whose fdatasync has not settled, in write order (see `commitRound`). */
+  private readonly inFlight: InFlightRound[] = [];
+  /** Settles after the newest round in flight has settled; never rejects. */
+  private inFlightChain: Promise<void> = Promise.resolve();
+  /** Settles once the newest round's write (not its fdatasync) is done; never rejects. */
+  private writeChain: Promise<void> = Promise.resolve();
+  /** Set while the rounds in flight after a failed one are being failed too. */
+  private inFlightFailure: WharfError | null = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private syncQueued = false;
   private closed: Promise<void> | null = null;
@@ -188,7 +225,11 @@ export class Log {
     this.segments = segments;
     this.startOffset = logStartOffset;
     this.watermark = this.active.endOffset;
-    this.writer = new GroupCommitQueue((round) => this.commitRound(round), appendLimits);
+    this.writer = new GroupCommitQueue(
+      (round) => this.commitRound(round),
+      appendLimits,
+      () => this.settleInFlight(),
+    );
     this.readContext = {
       reportCorruption: (segment, step) => this.reportCorruption(segment, step),
     };
@@ -330,36 +371,131 @@ export class Log {
     });
   }
 
-  /** One group-commit round: appends in queue order, split where a segment must roll. */
-  private async commitRound(round: PendingAppend[]): Promise<void> {
+  /**
+   * One group-commit round: appends in queue order, split where a segment must roll.
+   *
+   * Pipelining (fsync mode): a round is written, its fdatasync is issued, and the writer loop
+   * goes on to the next round without waiting for it, up to `logSyncsInFlightMax` fdatasyncs
+   * in flight on the active segment (a disk completes concurrent flushes far faster than the
+   * same flushes one after another: one FLUSH covers every write issued before it). Rounds
+   * settle strictly in write order (`inFlightChain`): a round's appends resolve, and the
+   * segment's size, indexes, durable size and the high watermark move, only after its own
+   * fdatasync and every earlier round's succeeded. A failed write or fdatasync fails that round
+   * and every later round in flight (their bytes follow its bytes in the file, and after a
+   * failed fdatasync Linux may have dropped the dirty pages, so a later success proves
+   * nothing), then the file is truncated back to the start of the failed round.
+   * Rolls, truncation, retention, flush and close first wait for every round in flight
+   * (`settleInFlight`), so they see the same state as without pipelining.
+   */
+  private async commitRound(round: PendingAppend[]): Promise<RoundInFlight | undefined> {
+    const chunks = await this.commitChunks(round);
+    return chunks.length === 0 ? undefined : { settled: Promise.allSettled(chunks) };
+  }
+
+  /** `commitRound`'s work; returns the chunks written (settling in flight). */
+  private async commitChunks(round: PendingAppend[]): Promise<Promise<WharfError | null>[]> {
     let index = 0;
+    /** This round's chunks in flight: a failure of one fails the chunks after it. */
+    const chunks: Promise<WharfError | null>[] = [];
     while (index < round.length) {
+      let tail = this.inFlight.at(-1);
+      // Checked again after every wait: the round waited for may have failed meanwhile.
+      while (tail !== undefined && !this.canPipeline(tail, round, index)) {
+        // A full pipeline waits for its oldest round only; anything else waits for all.
+        if (this.inFlight.length >= logSyncsInFlightMax && this.pipelineOpen(tail, round, index)) {
+          await this.inFlight[0]!.settled;
+        } else {
+          await this.settleInFlight();
+        }
+        for (const chunk of chunks) {
+          const failure = await chunk;
+          if (failure) {
+            for (let i = index; i < round.length; i++) round[i]!.reject(failure);
+            return chunks;
+          }
+        }
+        tail = this.inFlight.at(-1);
+      }
       let segment: Segment;
-      try {
-        await this.repairAfterFailedWrite();
-        segment = await this.segmentForAppend(round[index]!.bytes);
-      } catch (error) {
-        const failure = storageError(error, "preparing the active segment");
-        this.logger.warn({ err: failure }, "appends failed");
-        for (let i = index; i < round.length; i++) round[i]!.reject(failure);
-        return;
+      let position: number;
+      let nextOffset: number;
+      if (tail !== undefined) {
+        segment = tail.segment;
+        position = tail.endPosition;
+        nextOffset = tail.endOffset;
+      } else {
+        try {
+          await this.settleInFlight();
+          await this.repairAfterFailedWrite();
+          segment = await this.segmentForAppend(round[index]!.bytes);
+        } catch (error) {
+          const failure = storageError(error, "preparing the active segment");
+          this.logger.warn({ err: failure }, "appends failed");
+          for (let i = index; i < round.length; i++) round[i]!.reject(failure);
+          return chunks;
+        }
+        position = segment.size;
+        nextOffset = segment.endOffset;
       }
       let end = index + 1;
       let bytes = round[index]!.bytes;
       while (
         end < round.length &&
-        segment.size + bytes + round[end]!.bytes <= this.config.segmentBytes
+        position + bytes + round[end]!.bytes <= this.config.segmentBytes
       ) {
         bytes += round[end]!.bytes;
         end++;
       }
-      const failure = await this.writeGroup(segment, round, index, end, bytes);
-      if (failure) {
-        for (let i = end; i < round.length; i++) round[i]!.reject(failure);
-        return;
+      const settled = this.writeGroup(segment, round, index, end, bytes, position, nextOffset);
+      chunks.push(settled);
+      if (this.config.durability.mode !== "fsync") {
+        // Nothing to overlap without an fdatasync: the round settles as soon as it is written.
+        const failure = await settled;
+        if (failure) {
+          for (let i = end; i < round.length; i++) round[i]!.reject(failure);
+          return chunks;
+        }
       }
       index = end;
     }
+    return chunks;
+  }
+
+  /** True when the next chunk of `round` may be written behind `tail` without waiting. */
+  private canPipeline(tail: InFlightRound, round: PendingAppend[], index: number): boolean {
+    return this.inFlight.length < logSyncsInFlightMax && this.pipelineOpen(tail, round, index);
+  }
+
+  /**
+   * True when the pipeline behind `tail` may take the next chunk of `round` once there is
+   * room: fsync mode, no failure being handled, the same active segment with space, age and
+   * index room left (counted with the batches still in flight), no leader-epoch change.
+   */
+  private pipelineOpen(tail: InFlightRound, round: PendingAppend[], index: number): boolean {
+    const segment = tail.segment;
+    if (this.config.durability.mode !== "fsync" || this.inFlightFailure !== null) return false;
+    if (this.pendingRepair !== null || segment !== this.active) return false;
+    const first = round[index]!;
+    if (tail.endPosition + first.bytes > this.config.segmentBytes) return false;
+    if (first.leaderEpoch !== undefined && first.leaderEpoch > this.epochCache.latestEpoch) {
+      return false;
+    }
+    if (segment.rollBaseMs !== null && this.now() - segment.rollBaseMs >= this.config.segmentMs) {
+      return false;
+    }
+    let batches = 1;
+    for (const entry of this.inFlight) batches += entry.batches;
+    for (let i = index; i < round.length; i++) batches += round[i]!.spans.length;
+    return (
+      segment.offsetIndex.byteSize + OFFSET_INDEX_ENTRY_BYTES * batches <= indexBytesMax &&
+      segment.timeIndex.byteSize + TIME_INDEX_ENTRY_BYTES * batches <= indexBytesMax
+    );
+  }
+
+  /** Waits until every round in flight has settled (and a failed one's file was repaired). */
+  private async settleInFlight(): Promise<void> {
+    while (this.inFlight.length > 0) await this.inFlightChain;
+    await this.inFlightChain;
   }
 
   /** The segment to write `bytes` into, rolling the active one when it is full or old. */
@@ -376,22 +512,26 @@ export class Log {
   }
 
   /**
-   * Writes `round[start, end)` (`bytes` in all) into `segment`: assigns offsets, one writev,
-   * one fdatasync in fsync mode, then accounts and resolves. Returns the failure, if any, after
-   * rejecting those appends.
+   * Writes `round[start, end)` (`bytes` in all) into `segment` at `position`: assigns offsets
+   * from `firstOffset`, one writev, one fdatasync in fsync mode. Returns at once (the round is
+   * in flight); the promise settles once the round has (in write order after every earlier
+   * round in flight): accounted and resolved its appends (null), or rejected them (the
+   * failure).
    */
-  private async writeGroup(
+  private writeGroup(
     segment: Segment,
     round: PendingAppend[],
     start: number,
     end: number,
     bytes: number,
+    position: number,
+    firstOffset: number,
   ): Promise<WharfError | null> {
-    const position = segment.size;
     const fsync = this.config.durability.mode === "fsync";
     const buffers = new Array<Buffer>(end - start);
-    let nextOffset = segment.endOffset;
+    let nextOffset = firstOffset;
     let epochsChanged = false;
+    let batches = 0;
     for (let i = start; i < end; i++) {
       const append = round[i]!;
       if (append.leaderEpoch !== undefined && append.leaderEpoch > this.epochCache.latestEpoch) {
@@ -404,28 +544,92 @@ export class Log {
         setPartitionLeaderEpoch(append.buffer, span.pos, epoch);
         nextOffset += span.offsetCount;
       }
+      batches += append.spans.length;
       append.lastOffset = nextOffset - 1;
       buffers[i - start] = append.buffer;
     }
-    try {
+    const handle = segment.handle;
+    const previousWrite = this.writeChain;
+    const written = (async () => {
+      // Writes reach the file in round order, also when one goes through the thread pool: a
+      // later round's bytes must never land while an earlier round's are still missing (a
+      // kill -9 between them would leave a hole before data, not a torn tail).
+      await previousWrite;
       // Epochs first: an epoch entry pointing past the log end is harmless, a batch whose
       // epoch the checkpoint lacks is not (once its segment is sealed, recovery won't see it).
       if (epochsChanged) await this.persistLeaderEpochs();
-      await writeFully(segment.handle, buffers, position, bytes);
-      if (fsync) await segment.handle.datasync();
-    } catch (error) {
-      const failure = storageError(error, `appending to ${segment.fileName}`);
-      this.logger.warn(
-        { err: failure, file: segment.fileName, position, bytes },
-        "append round failed",
-      );
-      if (epochsChanged) this.epochCache.truncateFromEnd(segment.endOffset);
-      await this.truncateAfterFailedWrite(segment, position);
-      for (let i = start; i < end; i++) round[i]!.reject(failure);
+      // A round small enough is copied into the page cache on this thread (microseconds), so
+      // the round costs one thread-pool round trip (the fdatasync), not two.
+      if (handle.writevSync !== undefined && bytes <= logSyncWriteBytesMax) {
+        writeFullySync(handle, buffers, position, bytes);
+      } else {
+        await writeFully(handle, buffers, position, bytes);
+      }
+    })();
+    this.writeChain = written.then(noop, noop);
+    const io = fsync ? written.then(() => handle.datasync()) : written;
+    const entry: InFlightRound = {
+      segment,
+      round,
+      start,
+      end,
+      position,
+      endPosition: position + bytes,
+      endOffset: nextOffset,
+      batches,
+      epochsChanged,
+      settled: Promise.resolve(null),
+    };
+    this.inFlight.push(entry);
+    const previous = this.inFlightChain;
+    entry.settled = (async (): Promise<WharfError | null> => {
+      let ioError: unknown = null;
+      let ioFailed = false;
+      try {
+        await io;
+      } catch (error) {
+        ioError = error;
+        ioFailed = true;
+      }
+      await previous;
+      const head = this.inFlight.shift();
+      if (head !== entry) throw new Error("log: rounds in flight settled out of write order");
+      let failure = this.inFlightFailure;
+      if (failure === null && ioFailed) {
+        failure = storageError(ioError, `appending to ${segment.fileName}`);
+        this.logger.warn(
+          { err: failure, file: segment.fileName, position, bytes },
+          "append round failed",
+        );
+        this.inFlightFailure = failure;
+        // Nothing at or after this round was accounted: the segment ends where it starts.
+        if (epochsChanged || this.inFlight.some((later) => later.epochsChanged)) {
+          this.epochCache.truncateFromEnd(segment.endOffset);
+        }
+        this.pendingRepair = { segment, position };
+      }
+      if (failure === null) {
+        this.accountRound(entry, fsync);
+      } else {
+        for (let i = start; i < end; i++) round[i]!.reject(failure);
+      }
+      if (this.inFlight.length === 0 && this.inFlightFailure !== null) {
+        // The last round of a failed run: cut the bytes of the failed rounds now.
+        this.inFlightFailure = null;
+        const repair = this.pendingRepair;
+        if (repair !== null) await this.truncateAfterFailedWrite(repair.segment, repair.position);
+      }
       return failure;
-    }
+    })();
+    this.inFlightChain = entry.settled.then(noop, noop);
+    return entry.settled;
+  }
+
+  /** A round's write (and fdatasync) succeeded: move the segment's view and resolve. */
+  private accountRound(entry: InFlightRound, fsync: boolean): void {
+    const { segment, round, start, end } = entry;
     const interval = this.config.indexIntervalBytes;
-    let batchPosition = position;
+    let batchPosition = entry.position;
     for (let i = start; i < end; i++) {
       const append = round[i]!;
       let offset = append.baseOffset;
@@ -443,7 +647,6 @@ export class Log {
     if (fsync) segment.durableSize = segment.size;
     this.watermark = segment.endOffset;
     for (let i = start; i < end; i++) round[i]!.resolve();
-    return null;
   }
 
   private async truncateAfterFailedWrite(segment: Segment, position: number): Promise<void> {

@@ -53,6 +53,18 @@ export class RespWriter {
     return this.chunkedBytes + this.position - this.segmentStart;
   }
 
+  /**
+   * The encoded bytes as one chunk when they are one scratch region (the usual case: small
+   * replies and messages of one turn), without the array `take` allocates; null otherwise
+   * (then call `take`). The writer starts empty again when it returns a chunk.
+   */
+  takeSingle(): Buffer | null {
+    if (this.chunks.length > 0 || this.position === this.segmentStart) return null;
+    const chunk = this.scratch.subarray(this.segmentStart, this.position);
+    this.segmentStart = this.position;
+    return chunk;
+  }
+
   /** The encoded chunks, in order; the writer starts empty again. */
   take(): Buffer[] {
     this.seal();
