@@ -398,6 +398,14 @@ export const amqpPublishInFlightBytesMax = 64 * MiB;
  * definitions store); at this many the socket pauses until the channel catches up.
  */
 export const amqpChannelBacklogMax = 4096;
+/**
+ * Input bytes one AMQP connection may process per event-loop turn before it yields (pauses
+ * its socket until the next turn). libuv reads up to 32 x 64 KiB from a busy socket per poll;
+ * a publisher that keeps its socket full would otherwise hold the loop for ~0.5 s per turn,
+ * starving deliveries, log opens and fsync completions behind it. 128 KiB is about a thousand
+ * small publishes: a few milliseconds of work.
+ */
+export const amqpInputBytesPerTurn = 128 * KiB;
 /** Outgoing frames are copied into chunks of this size and written together (one writev). */
 export const amqpOutputChunkBytes = 64 * KiB;
 /** Bytes of a frame dumped by WHARF_DEBUG_FRAMES=1. */

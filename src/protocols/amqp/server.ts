@@ -17,6 +17,7 @@ import {
   amqpDebugFrameBytesMax,
   amqpHandshakeTimeoutMs,
   amqpHeartbeatSecondsDefault,
+  amqpInputBytesPerTurn,
   amqpMessageBytesMax,
   amqpOutputBytesMax,
   amqpOutputChunkBytes,
@@ -61,6 +62,7 @@ export const amqpDefaultLimits: AmqpSessionLimits = {
   outputBytesMax: amqpOutputBytesMax,
   publishInFlightBytesMax: amqpPublishInFlightBytesMax,
   channelBacklogMax: amqpChannelBacklogMax,
+  inputBytesPerTurn: amqpInputBytesPerTurn,
   outputChunkBytes: amqpOutputChunkBytes,
   debugFrameBytesMax: amqpDebugFrameBytesMax,
 };

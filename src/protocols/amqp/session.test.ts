@@ -429,6 +429,35 @@ describe("AmqpChannel", () => {
     assert.equal(second.body.length, 300_000);
   });
 
+  test("a connection yields after its per-turn input budget, so one publisher cannot hold the loop", async () => {
+    const h = harness({ inputBytesPerTurn: 4096 });
+    const { client } = await openClient(h);
+    await declare(client, 1, "fair");
+    // 1000 publishes of ~60 frame bytes each arrive at once; the budget is ~70 of them.
+    const total = 1000;
+    const stream = client.stream;
+    stream.cork();
+    for (let i = 0; i < total; i++) client.publish(1, "", "fair", `m${i}`);
+    stream.uncork();
+    const queue = h.vhost.queues.get("fair")!;
+    const counts: number[] = [];
+    for (let turn = 0; turn < 200 && queue.ready.length < total; turn++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      counts.push(queue.ready.length);
+    }
+    assert.equal(queue.ready.length, total, "every publish arrives in the end");
+    // Several turns were needed, and no turn took much more than the budget.
+    const steps = counts.map((count, i) => count - (counts[i - 1] ?? 0)).filter((n) => n > 0);
+    assert.ok(steps.length >= 8, `publishes spread over turns: ${steps.join(",")}`);
+    // Without the budget all 1000 go in the first turn; a step may span two turns.
+    assert.ok(Math.max(...steps) <= 160, `about one budget per turn: ${steps.join(",")}`);
+    assert.deepEqual(
+      queue.ready.slice(0, 3).map((m) => m.body.toString()),
+      ["m0", "m1", "m2"],
+      "order kept across turns",
+    );
+  });
+
   test("publishing to a missing exchange closes the channel with 404; the connection lives", async () => {
     const h = harness();
     const { client } = await openClient(h);

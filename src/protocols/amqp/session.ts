@@ -35,6 +35,7 @@ import type { AmqpFieldTable } from "./codec/field-value.ts";
 import {
   type AmqpFrame,
   AmqpFrameSplitter,
+  amqpFrameOverheadBytes,
   amqpFrameType,
   amqpHeartbeatFrame,
   checkProtocolHeader,
@@ -58,6 +59,8 @@ export interface AmqpSessionLimits {
   outputBytesMax: number;
   publishInFlightBytesMax: number;
   channelBacklogMax: number;
+  /** Input bytes processed per event-loop turn before yielding (fairness; see limits.ts). */
+  inputBytesPerTurn: number;
   outputChunkBytes: number;
   debugFrameBytesMax: number;
 }
@@ -127,6 +130,16 @@ export class AmqpSession implements ChannelHost {
   private blockedPaused = false;
   private reading = true;
   private pumping = false;
+  /** Frame bytes processed in this event-loop turn (reset by `turnEnd`). */
+  private turnBytes = 0;
+  /** Over this turn's input budget: reading waits for the next turn. */
+  private turnExhausted = false;
+  private readonly turnEnd = (): void => {
+    this.turnBytes = 0;
+    if (!this.turnExhausted) return;
+    this.turnExhausted = false;
+    this.pump();
+  };
   private mechanism = "PLAIN";
 
   constructor(
@@ -226,7 +239,7 @@ export class AmqpSession implements ChannelHost {
   }
 
   private shouldRead(): boolean {
-    if (this.outputCongested || this.blockedPaused) return false;
+    if (this.outputCongested || this.blockedPaused || this.turnExhausted) return false;
     if (this.publishInFlightBytes > this.shared.limits.publishInFlightBytesMax) return false;
     let backlogBytes = 0;
     for (const channel of this.channels.values()) {
@@ -264,6 +277,11 @@ export class AmqpSession implements ChannelHost {
         }
         if (this.shared.debugFrames) this.debugFrame("in", frame, undefined);
         this.handleFrame(frame);
+        // Fairness: a publisher that keeps its socket full must not hold the event loop for
+        // the whole of libuv's read burst; past the budget, go on next turn.
+        if (this.turnBytes === 0) setImmediate(this.turnEnd);
+        this.turnBytes += frame.payload.length + amqpFrameOverheadBytes;
+        if (this.turnBytes >= this.shared.limits.inputBytesPerTurn) this.turnExhausted = true;
       }
     } finally {
       this.pumping = false;
