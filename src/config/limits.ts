@@ -402,10 +402,12 @@ export const amqpChannelBacklogMax = 4096;
  * Input bytes one AMQP connection may process per event-loop turn before it yields (pauses
  * its socket until the next turn). libuv reads up to 32 x 64 KiB from a busy socket per poll;
  * a publisher that keeps its socket full would otherwise hold the loop for ~0.5 s per turn,
- * starving deliveries, log opens and fsync completions behind it. 128 KiB is about a thousand
- * small publishes: a few milliseconds of work.
+ * starving deliveries, log opens and fsync completions behind it. 32 KiB is about 250 small
+ * publishes, about what a queue delivers in one dispatch burst (`queueDispatchBurst`), so
+ * intake and delivery get comparable shares of a turn (bench/amqp: with 128 KiB a consumer got
+ * 0.32x of the publish rate during a transient flood, with 32 KiB it keeps up).
  */
-export const amqpInputBytesPerTurn = 128 * KiB;
+export const amqpInputBytesPerTurn = 32 * KiB;
 /** Outgoing frames are copied into chunks of this size and written together (one writev). */
 export const amqpOutputChunkBytes = 64 * KiB;
 /** Bytes of a frame dumped by WHARF_DEBUG_FRAMES=1. */
