@@ -14,6 +14,7 @@ import {
   batchBytesMaxDefault,
   compactionIntervalMsDefault,
   configFileBytesMax,
+  diskFreeLimitBytesDefault,
   groupInitialRebalanceDelayMsCeiling,
   groupInitialRebalanceDelayMsDefault,
   indexIntervalBytesDefault,
@@ -112,6 +113,9 @@ export const configSchema = z
     // Both travel as AMQP shorts in connection.tune; 0 heartbeat disables heartbeats.
     amqpHeartbeatSeconds: z.number().int().min(0).max(65535),
     amqpChannelMax: z.number().int().min(1).max(65535),
+    // Resource alarms (RabbitMQ's disk_free_limit and vm_memory_high_watermark).
+    diskFreeLimitBytes: z.number().int().min(0),
+    memoryLimitBytes: z.number().int().min(0),
     storage: storageSchema,
   })
   .strict();
@@ -139,6 +143,8 @@ export const defaultConfig: Config = {
   respPubsubBufferSoftMs: respPubsubBufferSoftMsDefault,
   amqpHeartbeatSeconds: amqpHeartbeatSecondsDefault,
   amqpChannelMax: amqpChannelsMax,
+  diskFreeLimitBytes: diskFreeLimitBytesDefault,
+  memoryLimitBytes: 0,
   storage: {
     segmentBytes: segmentBytesDefault,
     segmentMs: segmentMsDefault,
@@ -296,6 +302,20 @@ export const settings: readonly Setting[] = [
     env: "WHARF_AMQP_CHANNEL_MAX",
     kind: "integer",
     description: "channel_max offered to AMQP clients in connection.tune",
+  },
+  {
+    path: ["diskFreeLimitBytes"],
+    flag: "disk-free-limit-bytes",
+    env: "WHARF_DISK_FREE_LIMIT_BYTES",
+    kind: "integer",
+    description: "raise the resource alarm (publishers blocked) below this much free disk",
+  },
+  {
+    path: ["memoryLimitBytes"],
+    flag: "memory-limit-bytes",
+    env: "WHARF_MEMORY_LIMIT_BYTES",
+    kind: "integer",
+    description: "raise the resource alarm above this RSS (0 = 40% of the machine's memory)",
   },
   {
     path: ["storage", "durability"],

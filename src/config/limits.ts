@@ -509,3 +509,19 @@ export const logSyncsInFlightMax = 8;
 export const queueAckHolesMax = 16 * 1024;
 /** Unacked messages one relocation pass copies at most (the rest wait for the next pass). */
 export const queueRelocateMessagesMax = 1024;
+
+// ---- resource alarms -----------------------------------------------------------------------
+
+/**
+ * Free disk space under the data directory below which the resource alarm blocks publishers:
+ * RabbitMQ's default `disk_free_limit` (50 MB). Publishers are paused before ENOSPC rather
+ * than failing appends (which would nack confirms) once the disk is full.
+ */
+export const diskFreeLimitBytesDefault = 50 * 1000 * 1000;
+/**
+ * With `memoryLimitBytes` 0, the alarm is raised above this fraction of the machine's memory:
+ * RabbitMQ's default `vm_memory_high_watermark` (0.4).
+ */
+export const memoryHighWatermarkFraction = 0.4;
+/** How often disk and memory are checked: often enough to act before a fast publisher fills the disk. */
+export const resourceCheckIntervalMs = 1000;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../logging/logger.ts";
 import { LogStore } from "../storage/log-store.ts";
+import { ResourceMonitor } from "./alarms/resource-monitor.ts";
 import { Authenticator } from "./auth/authenticator.ts";
 import { UserStore } from "./auth/user-store.ts";
 import { loadClusterId } from "./cluster-identity.ts";
@@ -51,6 +52,8 @@ export class Broker {
     readonly users: UserStore,
     /** Virtual hosts: exchanges, queues, bindings, publish and consume (meta/vhosts.json). */
     readonly vhosts: VirtualHostRegistry,
+    /** Disk and memory alarms (RabbitMQ's): listeners block publishers while one is raised. */
+    readonly alarms: ResourceMonitor,
   ) {}
 
   static async open(config: Config, logger: Logger, options: BrokerOptions = {}): Promise<Broker> {
@@ -85,6 +88,13 @@ export class Broker {
         codec: options.propertiesCodec,
         logger: logger.child({ component: "vhosts" }),
       });
+      const alarms = new ResourceMonitor({
+        dataDir: config.dataDir,
+        diskFreeLimitBytes: config.diskFreeLimitBytes,
+        memoryLimitBytes: config.memoryLimitBytes,
+        logger: logger.child({ component: "alarms" }),
+      });
+      await alarms.start();
       return new Broker(
         config,
         logStore,
@@ -97,6 +107,7 @@ export class Broker {
         redisStreams,
         users,
         vhosts,
+        alarms,
       );
     } catch (error) {
       await logStore.close();
@@ -140,6 +151,7 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.alarms.stop();
     // Queues first: their consumers are cancelled and their logs flushed before storage closes.
     await this.vhosts.close();
     for (const topic of this.streams.list())

@@ -127,6 +127,9 @@ export class WharfServer {
       });
       this.amqp = amqp;
       this.ports.amqp = await listen(amqp.netServer, "amqp", config.host, config.amqpPort);
+      // RabbitMQ's resource alarms: publishers are blocked while disk or memory is short.
+      amqp.setResourceAlarm(this.broker.alarms.alarm);
+      this.broker.alarms.onChange((reason) => amqp.setResourceAlarm(reason));
     }
     if (config.respPort !== 0) {
       if (config.respPubsubBufferSoftBytes > config.respPubsubBufferHardBytes) {
@@ -159,14 +162,6 @@ export class WharfServer {
 
   isReady(): boolean {
     return this.ready;
-  }
-
-  /**
-   * A resource alarm (storage full, memory high) started (reason) or ended (null): AMQP
-   * clients get connection.blocked / unblocked and publishing connections are not read.
-   */
-  setResourceAlarm(reason: string | null): void {
-    this.amqp?.setResourceAlarm(reason);
   }
 
   /** Clean shutdown; safe to call more than once. */
