@@ -6,11 +6,13 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
+import { WharfError } from "../errors/index.ts";
 import type { Logger } from "../logging/logger.ts";
 import { LogStore } from "../storage/log-store.ts";
 import { ResourceMonitor } from "./alarms/resource-monitor.ts";
 import { Authenticator } from "./auth/authenticator.ts";
 import { UserStore } from "./auth/user-store.ts";
+import { ChannelRegistry } from "./channels/channel-registry.ts";
 import { loadClusterId } from "./cluster-identity.ts";
 import { GroupCoordinator } from "./groups/group-coordinator.ts";
 import { OffsetStore } from "./groups/offset-store.ts";
@@ -54,6 +56,8 @@ export class Broker {
     readonly vhosts: VirtualHostRegistry,
     /** Disk and memory alarms (RabbitMQ's): listeners block publishers while one is raised. */
     readonly alarms: ResourceMonitor,
+    /** Channels: ephemeral pub/sub fan-out (RESP PUBLISH/SUBSCRIBE), nothing stored. */
+    readonly channels: ChannelRegistry,
   ) {}
 
   static async open(config: Config, logger: Logger, options: BrokerOptions = {}): Promise<Broker> {
@@ -95,6 +99,18 @@ export class Broker {
         logger: logger.child({ component: "alarms" }),
       });
       await alarms.start();
+      if (config.respPubsubBufferSoftBytes > config.respPubsubBufferHardBytes) {
+        throw new WharfError(
+          "WHARF_CONFIG_INVALID",
+          `respPubsubBufferSoftBytes (${config.respPubsubBufferSoftBytes}) is above respPubsubBufferHardBytes (${config.respPubsubBufferHardBytes})`,
+        );
+      }
+      const channels = new ChannelRegistry({
+        logger: logger.child({ component: "channels" }),
+        hardLimitBytes: config.respPubsubBufferHardBytes,
+        softLimitBytes: config.respPubsubBufferSoftBytes,
+        softLimitMs: config.respPubsubBufferSoftMs,
+      });
       return new Broker(
         config,
         logStore,
@@ -108,6 +124,7 @@ export class Broker {
         users,
         vhosts,
         alarms,
+        channels,
       );
     } catch (error) {
       await logStore.close();

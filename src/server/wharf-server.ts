@@ -11,8 +11,6 @@ import { packageVersion } from "../cli/version.ts";
 import { type Config, parseAdvertise } from "../config/config.ts";
 import { assertLimitRelations } from "../config/limits.ts";
 import { Broker } from "../core/broker.ts";
-import { ChannelRegistry } from "../core/channels/channel-registry.ts";
-import { WharfError } from "../errors/index.ts";
 import type { Logger } from "../logging/logger.ts";
 import { amqpPropertiesCodec } from "../protocols/amqp/properties-codec.ts";
 import { AmqpServer } from "../protocols/amqp/server.ts";
@@ -132,22 +130,9 @@ export class WharfServer {
       this.broker.alarms.onChange((reason) => amqp.setResourceAlarm(reason));
     }
     if (config.respPort !== 0) {
-      if (config.respPubsubBufferSoftBytes > config.respPubsubBufferHardBytes) {
-        throw new WharfError(
-          "WHARF_CONFIG_INVALID",
-          `respPubsubBufferSoftBytes (${config.respPubsubBufferSoftBytes}) is above respPubsubBufferHardBytes (${config.respPubsubBufferHardBytes})`,
-        );
-      }
-      // Channels are core state; the RESP listener is their only user so far.
-      const channels = new ChannelRegistry({
-        logger: logger.child({ component: "channels" }),
-        hardLimitBytes: config.respPubsubBufferHardBytes,
-        softLimitBytes: config.respPubsubBufferSoftBytes,
-        softLimitMs: config.respPubsubBufferSoftMs,
-      });
       const resp = new RespServer({
         broker: this.broker,
-        channels,
+        channels: this.broker.channels,
         logger: logger.child({ component: "resp" }),
         version: packageVersion(),
         limits: { bulkBytesMax: config.respProtoMaxBulkBytes },
