@@ -18,13 +18,6 @@
  * smaller" error (explicit ids), as if the other record had come first.
  */
 import { performance } from "node:perf_hooks";
-import { isWharfError, WharfError } from "../../errors/index.ts";
-import type { Logger } from "../../logging/logger.ts";
-import type { LogStore } from "../../storage/log-store.ts";
-import type { Partition } from "../streams/partition.ts";
-import type { StreamRegistry } from "../streams/stream-registry.ts";
-import { encodeEntryBatch, entryEncodedBytes } from "./entry-codec.ts";
-import { requireTopicForKey, topicForKey } from "./key-name.ts";
 import {
   streamAddBatchBytes,
   streamAddSoloBytes,
@@ -33,7 +26,14 @@ import {
   streamGroupPendingMax,
   streamHiddenEntriesMax,
   streamSnapshotPendingPerRecord,
-} from "./limits.ts";
+} from "../../config/limits.ts";
+import { isWharfError, WharfError } from "../../errors/index.ts";
+import type { Logger } from "../../logging/logger.ts";
+import type { LogStore } from "../../storage/log-store.ts";
+import type { Partition } from "../streams/partition.ts";
+import type { StreamRegistry } from "../streams/stream-registry.ts";
+import { encodeEntryBatch, entryEncodedBytes } from "./entry-codec.ts";
+import { requireTopicForKey, topicForKey } from "./key-name.ts";
 import { StateJournal } from "./state-journal.ts";
 import { noSuchKeyError, printable, StreamCommandError, wrongTypeError } from "./stream-errors.ts";
 import {

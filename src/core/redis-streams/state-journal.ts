@@ -19,6 +19,12 @@
  * same synchronous step, so it reflects every write before it; writes admitted afterwards land
  * at higher offsets. Dropping everything below the snapshot's first offset loses nothing.
  */
+
+import {
+  streamJournalBatchBytes,
+  streamJournalRewriteBytes,
+  streamJournalSegmentBytes,
+} from "../../config/limits.ts";
 import type { Logger } from "../../logging/logger.ts";
 import type { Log } from "../../storage/log.ts";
 import { defaultLogConfig } from "../../storage/log-config.ts";
@@ -30,11 +36,6 @@ import {
   type RecordInput,
   readBatchHeader,
 } from "../../storage/record-batch.ts";
-import {
-  streamJournalBatchBytes,
-  streamJournalRewriteBytes,
-  streamJournalSegmentBytes,
-} from "./limits.ts";
 
 export const streamJournalLogName = "__redis_streams";
 

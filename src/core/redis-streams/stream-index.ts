@@ -25,17 +25,18 @@
  * - Checkpoints and void offsets are handed to `persist` in offset order, together, so that a
  *   restart that resumes from the last persisted checkpoint re-derives the rest identically.
  */
-import { isWharfError } from "../../errors/index.ts";
-import type { Partition } from "../streams/partition.ts";
-import { decodeBatches, type RawRecord } from "./entry-codec.ts";
-import { HiddenSet } from "./hidden-set.ts";
+
 import {
   streamCheckpointFlushCount,
   streamCheckpointIntervalRecords,
   streamCheckpointsMax,
   streamRecentIdsMax,
   streamWalkReadBytes,
-} from "./limits.ts";
+} from "../../config/limits.ts";
+import { isWharfError } from "../../errors/index.ts";
+import type { Partition } from "../streams/partition.ts";
+import { decodeBatches, type RawRecord } from "./entry-codec.ts";
+import { HiddenSet } from "./hidden-set.ts";
 import {
   compareIds,
   minId,

@@ -4,10 +4,11 @@
  * given offsets (pending entries). Every reply is bounded by `streamReadEntriesMax` entries
  * and `streamReadBytesMax` bytes, whatever COUNT says.
  */
+
+import { streamReadBytesMax, streamReadEntriesMax } from "../../config/limits.ts";
 import { isWharfError } from "../../errors/index.ts";
 import type { Partition } from "../streams/partition.ts";
 import { decodeBatches, entryFields, foreignFields, type RawRecord } from "./entry-codec.ts";
-import { streamReadBytesMax, streamReadEntriesMax } from "./limits.ts";
 import { compareIds, formatId, parseCanonicalId, type StreamId } from "./stream-id.ts";
 import type { IndexedEntry, StreamIndex } from "./stream-index.ts";
 

@@ -14,7 +14,7 @@
  * because the core keeps them across awaits (an XADD waits for its stream to be created).
  */
 
-import { streamApproxTrimLimitDefault } from "../../../core/redis-streams/limits.ts";
+import { streamApproxTrimLimitDefault } from "../../../config/limits.ts";
 import type {
   ClaimRequest,
   ReadPosition,
