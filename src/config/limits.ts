@@ -341,6 +341,11 @@ export function assertLimitRelations(): void {
     ],
     [offsetsLogSegmentBytes >= segmentBytesFloor, "offsets log segment below the floor"],
     [compactionKeyMapBytesMax >= 24, "the compaction key map must hold one key"],
+    [
+      queueAppendGroupBytes <= queueWriteInFlightBytes &&
+        queueWriteInFlightBytes < appendQueueBytesMax,
+      "a queue lane's appends in flight must fit the log's append queue",
+    ],
     [minCleanableDirtyRatio > 0 && minCleanableDirtyRatio < 1, "dirty ratio outside (0, 1)"],
     [
       offsetsSnapshotBatchBytes <= batchBytesMaxDefault,
@@ -612,3 +617,17 @@ export const streamAddBatchBytes = 1 * MiB;
 
 /** An XADD entry larger than this is appended in a batch of its own. */
 export const streamAddSoloBytes = 256 * KiB;
+
+/**
+ * Bytes (encoded estimate) of a queue lane's enqueues cut into one append: far below the log's
+ * append queue (`appendQueueBytesMax`), about a quarter of a group-commit round, so a publish
+ * flood that piled up while a lane's log was opening is written in bounded appends.
+ */
+export const queueAppendGroupBytes = 4 * MiB;
+/** Bytes of one lane's appends in the log's append queue at once (the rest wait in the lane). */
+export const queueWriteInFlightBytes = 16 * MiB;
+/**
+ * Bytes waiting in a lane for the log above which every enqueue (transient ones too) returns a
+ * promise: the AMQP session's publish-in-flight limit then slows the publishers.
+ */
+export const queueWriteBacklogBytes = 4 * MiB;

@@ -8,11 +8,23 @@
  *   batches of `queueAppendBatchRecordsMax`). A message becomes deliverable once its append
  *   resolved (its offset is known): after the write for a non-durable queue, after fsync for a
  *   durable one (group commit shares that fsync).
+ * - Writes are bounded: the enqueues not yet handed to the log are cut into groups of about
+ *   `queueAppendGroupBytes` (one append each) and at most `queueWriteInFlightBytes` of them are in
+ *   the log's append queue at a time; the rest wait in the lane (`sealed`) and go as writes
+ *   complete. So a flood (or a log still opening) never makes one append larger than the
+ *   log's append queue (WHARF_BATCH_TOO_LARGE) nor fills it (WHARF_APPEND_QUEUE_FULL): either
+ *   error would fail every message of the append, silently for transient ones (no confirm).
+ *   While more than `queueWriteBacklogBytes` wait in the lane, every enqueue (transient ones too)
+ *   gets its group's promise as `durable`, so the adapter's publish-in-flight bound pushes
+ *   back on the publishers instead of the lane holding the flood in memory.
  * - Memory is bounded: each lane keeps at most a window of ready messages in memory
  *   (`queueReadAheadMessages` / `queueReadAheadBytes`). While a lane is "caught up", new
  *   enqueues join the window directly; once the window is full the lane stops being caught up,
  *   new messages stay on disk only, and the window is refilled by reading the log from
  *   `readOffset`. Unacked messages are kept in memory (bounded by the consumers' prefetch).
+ *   A load refills the window once it is below half, and messages read from a chunk are
+ *   copied out of it when they use a small part of it, so a window (or a prefetch of unacked
+ *   messages) never pins whole read chunks for a few messages each.
  * - The cursor (lane-cursor.ts): an ack floor per lane plus the offsets settled above it.
  *   Requeued messages go back into a per-lane list delivered before the window, in offset
  *   order. When the floor passes whole segments they are deleted (Log.deleteRecordsBefore).
@@ -41,6 +53,7 @@ import {
   queueAckHolesMax,
   queueAppendBatchBytes,
   queueAppendBatchRecordsMax,
+  queueAppendGroupBytes,
   queueDeliveredMarkStep,
   queueDispatchBurst,
   queueJournalRewriteBytes,
@@ -50,6 +63,8 @@ import {
   queueReadChunkBytes,
   queueRelocateMessagesMax,
   queueSegmentBytes,
+  queueWriteBacklogBytes,
+  queueWriteInFlightBytes,
 } from "../../config/limits.ts";
 import { WharfError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/logger.ts";
@@ -106,8 +121,9 @@ export interface EnqueueInput {
 export interface EnqueueResult {
   accepted: boolean;
   /**
-   * Resolves when stored durably (persistent message in a durable queue); null when there is
-   * nothing to wait for.
+   * Resolves when stored durably (persistent message in a durable queue), or when written
+   * while the lane's writes are backed up (any message: back-pressure on the publisher, see
+   * queueWriteBacklogBytes); rejects when the write failed. Null when there is nothing to wait for.
    */
   durable: Promise<void> | null;
 }
@@ -136,6 +152,12 @@ export interface QueueOpenOptions {
   logNames?: readonly string[];
 }
 
+/**
+ * A chunk read to refill a window whose admitted messages use less than this fraction of it
+ * is not kept alive by them: their bytes are copied into one buffer of their own.
+ */
+const READ_CHUNK_KEEP_FRACTION = 0.5;
+
 /** Lanes are numbered 0..255: 2^45 offsets per lane keeps every id a safe integer. */
 const LANE_FACTOR = 2 ** 45;
 const WAIT = Symbol("wait");
@@ -143,6 +165,9 @@ const LANE_LOG = /-p(\d{1,3})$/;
 
 class Entry implements StoredMessage {
   offset = -1;
+  /** Mutable so that a window load can copy it out of a large read chunk (compactLoaded). */
+  propertiesBytes: Buffer;
+  body: Buffer;
   redelivered = false;
   /** Times it was given back to the queue (x-delivery-limit). */
   returns = 0;
@@ -159,11 +184,32 @@ class Entry implements StoredMessage {
     readonly lane: number,
     readonly exchange: string,
     readonly routingKey: string,
-    readonly propertiesBytes: Buffer,
-    readonly body: Buffer,
+    propertiesBytes: Buffer,
+    body: Buffer,
     readonly persistent: boolean,
     readonly expiresAt: number,
-  ) {}
+  ) {
+    this.propertiesBytes = propertiesBytes;
+    this.body = body;
+  }
+}
+
+/** Enqueues cut for one append, with the waiter of its persistent messages. */
+interface WriteGroup {
+  entries: Entry[];
+  bytes: number;
+  waiter: DurableWaiter | null;
+}
+
+/** What a message costs in an append (the estimate encodeEntries cuts batches by). */
+function entryBytes(entry: Entry): number {
+  return (
+    entry.body.length +
+    entry.propertiesBytes.length +
+    entry.routingKey.length +
+    entry.exchange.length +
+    48
+  );
 }
 
 /** An array used as a FIFO: shift is O(1) amortised. */
@@ -239,10 +285,17 @@ class Lane {
   loading: Promise<void> | null = null;
   /** Bumped when the window is reset (purge, failed append): in-progress loads are void. */
   generation = 0;
+  /** Enqueues of the group being gathered (not yet sealed nor handed to the log). */
   unflushed: Entry[] = [];
-  flushScheduled = false;
+  unflushedBytes = 0;
+  /** Its waiter (persistent messages of a durable queue, or any while backed up). */
   waiter: DurableWaiter | null = null;
+  /** Groups sealed, waiting for room among the appends in flight (FIFO). */
+  readonly sealed: WriteGroup[] = [];
+  sealedBytes = 0;
+  flushScheduled = false;
   inFlight = 0;
+  inFlightBytes = 0;
   lastWrite: Promise<void> = Promise.resolve();
   /** Journal "delivered up to" mark, and its value when the queue was opened. */
   markPersisted = 0;
@@ -556,6 +609,7 @@ export class Queue implements DeliverySource {
     this.readyTotal++;
     this.bytesTotal += entry.body.length;
     lane.unflushed.push(entry);
+    lane.unflushedBytes += entryBytes(entry);
     if (lane.caughtUp) {
       lane.ready.push(entry);
       lane.memoryBytes += entry.body.length;
@@ -565,7 +619,12 @@ export class Queue implements DeliverySource {
       }
     }
     let durable: Promise<void> | null = null;
-    if (this.durable && input.persistent) durable = (lane.waiter ??= createWaiter()).promise;
+    // Back-pressure: while the lane holds more than queueWriteBacklogBytes for the log, every
+    // publisher waits for its write (the adapter bounds what it has in flight).
+    if ((this.durable && input.persistent) || this.writeBacklogged(lane)) {
+      durable = (lane.waiter ??= createWaiter()).promise;
+    }
+    if (lane.unflushedBytes >= queueAppendGroupBytes) this.sealGroup(lane);
     this.scheduleFlush(lane);
     if (settings.overflow === "drop-head") this.enforceMaxLength();
     return { accepted: true, durable };
@@ -605,10 +664,34 @@ export class Queue implements DeliverySource {
     queueMicrotask(() => this.flushLane(lane));
   }
 
-  /** Appends the lane's enqueues of this tick in one append. */
+  /** Whether enqueues of the lane should wait for their write (see queueWriteBacklogBytes). */
+  private writeBacklogged(lane: Lane): boolean {
+    return lane.sealedBytes + lane.unflushedBytes > queueWriteBacklogBytes;
+  }
+
+  /** Enqueues not yet handed to the log (gathered or sealed). */
+  private hasUnwritten(lane: Lane): boolean {
+    return lane.unflushed.length > 0 || lane.sealed.length > 0;
+  }
+
+  /** Closes the group being gathered: it becomes one append, in order after earlier groups. */
+  private sealGroup(lane: Lane): void {
+    if (lane.unflushed.length === 0) return;
+    lane.sealed.push({ entries: lane.unflushed, bytes: lane.unflushedBytes, waiter: lane.waiter });
+    lane.sealedBytes += lane.unflushedBytes;
+    lane.unflushed = [];
+    lane.unflushedBytes = 0;
+    lane.waiter = null;
+  }
+
+  /**
+   * Hands the lane's sealed groups (and this tick's enqueues) to the log, one append per
+   * group, while fewer than queueWriteInFlightBytes are in flight; a completed write calls again.
+   */
   private flushLane(lane: Lane): void {
     lane.flushScheduled = false;
-    if (lane.unflushed.length === 0) return;
+    this.sealGroup(lane);
+    if (lane.sealed.length === 0) return;
     const log = lane.log;
     if (!log) {
       if (lane.opening) return;
@@ -623,17 +706,28 @@ export class Queue implements DeliverySource {
         },
         (error) => {
           lane.opening = null;
-          this.failEntries(lane, lane.unflushed, lane.waiter, error);
-          lane.unflushed = [];
-          lane.waiter = null;
+          this.sealGroup(lane);
+          for (const group of lane.sealed.splice(0)) {
+            this.failEntries(lane, group.entries, group.waiter, error);
+          }
+          lane.sealedBytes = 0;
         },
       );
       return;
     }
-    const entries = lane.unflushed;
-    const waiter = lane.waiter;
-    lane.unflushed = [];
-    lane.waiter = null;
+    while (lane.sealed.length > 0) {
+      const group = lane.sealed[0]!;
+      if (lane.inFlightBytes > 0 && lane.inFlightBytes + group.bytes > queueWriteInFlightBytes) {
+        return; // a completed write calls again
+      }
+      lane.sealed.shift();
+      lane.sealedBytes -= group.bytes;
+      this.appendGroup(lane, log, group);
+    }
+  }
+
+  private appendGroup(lane: Lane, log: Log, group: WriteGroup): void {
+    const { entries, waiter, bytes } = group;
     let buffer: Buffer;
     try {
       buffer = encodeEntries(entries, this.now());
@@ -642,20 +736,27 @@ export class Queue implements DeliverySource {
       return;
     }
     lane.inFlight++;
+    lane.inFlightBytes += bytes;
+    const written = () => {
+      lane.inFlight--;
+      lane.inFlightBytes -= bytes;
+    };
     lane.lastWrite = log.append(buffer).then(
       (result) => {
-        lane.inFlight--;
+        written();
         let offset = result.baseOffset;
         for (const entry of entries) {
           entry.offset = offset++;
           if (entry.dropped) this.settle(lane, entry.offset);
         }
         waiter?.resolve();
+        if (lane.sealed.length > 0) this.flushLane(lane);
         this.afterWrite(lane);
       },
       (error) => {
-        lane.inFlight--;
+        written();
         this.failEntries(lane, entries, waiter, error);
+        if (lane.sealed.length > 0) this.flushLane(lane);
       },
     );
   }
@@ -687,8 +788,27 @@ export class Queue implements DeliverySource {
   }
 
   private afterWrite(lane: Lane): void {
-    if (!lane.caughtUp) this.startLoad(lane);
+    if (this.refillDue(lane)) this.startLoad(lane);
     this.scheduleDispatch();
+  }
+
+  /**
+   * Whether the lane's window should be refilled now: it is empty, or below half and there is
+   * something to read. Not at every write: a nearly full window would read a whole chunk for a
+   * few messages (and keep the chunk alive through them).
+   */
+  private refillDue(lane: Lane): boolean {
+    if (lane.caughtUp || lane.loading !== null || !lane.log) return false;
+    if (lane.ready.length === 0) return true;
+    if (
+      lane.ready.length * 2 > queueReadAheadMessages ||
+      lane.memoryBytes * 2 > queueReadAheadBytes
+    ) {
+      return false;
+    }
+    const boundary = lane.boundary;
+    if (boundary) return boundary.offset >= 0;
+    return lane.readOffset < lane.log.highWatermark;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -729,6 +849,7 @@ export class Queue implements DeliverySource {
       const { bytes } = await log.read(start, queueReadChunkBytes);
       if (this.closed || lane.generation !== generation) return;
       if (bytes.length === 0) break;
+      const admitted: Entry[] = [];
       let pos = 0;
       while (pos + BATCH_LOG_OVERHEAD <= bytes.length) {
         const header = readBatchHeader(bytes, pos);
@@ -740,7 +861,8 @@ export class Queue implements DeliverySource {
           for (const record of decodeRecords(bytes, pos)) {
             if (record.offset < lane.readOffset) continue;
             if (windowFull()) break;
-            this.admitLoaded(lane, record);
+            const entry = this.admitLoaded(lane, record);
+            if (entry) admitted.push(entry);
             lane.readOffset = record.offset + 1;
           }
           if (windowFull()) break;
@@ -748,23 +870,24 @@ export class Queue implements DeliverySource {
         }
         pos += size;
       }
+      compactLoaded(admitted, bytes.buffer.byteLength); // what they would keep alive
       if (pos === 0) break;
     }
     if (
       lane.readOffset >= log.highWatermark &&
       lane.inFlight === 0 &&
-      lane.unflushed.length === 0 &&
+      !this.hasUnwritten(lane) &&
       lane.boundary === null
     ) {
       lane.caughtUp = true;
     }
   }
 
-  private admitLoaded(lane: Lane, record: DecodedRecord): void {
+  private admitLoaded(lane: Lane, record: DecodedRecord): Entry | null {
     const offset = record.offset;
-    if (lane.cursor.isSettled(offset) || lane.copies.has(offset)) return;
+    if (lane.cursor.isSettled(offset) || lane.copies.has(offset)) return null;
     const id = lane.index * LANE_FACTOR + offset;
-    if (this.unacked.has(id) || this.requeuedIds.has(id)) return;
+    if (this.unacked.has(id) || this.requeuedIds.has(id)) return null;
     const message = storedMessage(record);
     const recovered = offset < lane.recoveredEnd;
     if (message === null || (recovered && !message.persistent)) {
@@ -774,7 +897,7 @@ export class Queue implements DeliverySource {
         this.readyTotal--;
       }
       this.settle(lane, offset);
-      return;
+      return null;
     }
     const entry = new Entry(
       lane.index,
@@ -800,6 +923,7 @@ export class Queue implements DeliverySource {
     }
     lane.ready.push(entry);
     lane.memoryBytes += entry.body.length;
+    return entry;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -821,7 +945,7 @@ export class Queue implements DeliverySource {
       if (
         lane.caughtUp &&
         lane.inFlight === 0 &&
-        lane.unflushed.length === 0 &&
+        !this.hasUnwritten(lane) &&
         lane.loading === null
       ) {
         // Nothing anywhere: the count was an estimate (recovered transient messages).
@@ -845,6 +969,7 @@ export class Queue implements DeliverySource {
     } else {
       lane.ready.shift();
       lane.memoryBytes -= entry.body.length;
+      if (this.refillDue(lane)) this.startLoad(lane);
     }
     this.countRemoved(lane, entry);
   }
@@ -1283,7 +1408,7 @@ export class Queue implements DeliverySource {
     for (let attempt = 0; attempt < 1000; attempt++) {
       const busy = this.lanes.some(
         (lane) =>
-          lane.unflushed.length > 0 || lane.inFlight > 0 || (lane.opening !== null && !lane.log),
+          this.hasUnwritten(lane) || lane.inFlight > 0 || (lane.opening !== null && !lane.log),
       );
       if (!busy) break;
       await this.progress();
@@ -1318,7 +1443,7 @@ export class Queue implements DeliverySource {
       lane.memoryBytes = 0;
       lane.boundary = null;
       lane.generation++;
-      lane.caughtUp = lane.unflushed.length === 0 && lane.inFlight === 0;
+      lane.caughtUp = !this.hasUnwritten(lane) && lane.inFlight === 0;
       this.readyTotal -= lane.readyCount;
       this.bytesTotal -= lane.readyBytes;
       lane.readyCount = 0;
@@ -1380,11 +1505,18 @@ export class Queue implements DeliverySource {
   }
 
   private async finishWrites(): Promise<void> {
-    for (const lane of this.lanes) {
-      if (lane.flushScheduled || lane.unflushed.length > 0) this.flushLane(lane);
-      if (lane.opening && !lane.log) await lane.opening.catch(() => {});
+    // Bounded: each round hands more groups to the log (or fails them).
+    for (let round = 0; round < 100_000; round++) {
+      const busy = this.lanes.filter(
+        (lane) => lane.flushScheduled || this.hasUnwritten(lane) || lane.inFlight > 0,
+      );
+      if (busy.length === 0) break;
+      for (const lane of busy) {
+        if (lane.flushScheduled || this.hasUnwritten(lane)) this.flushLane(lane);
+        if (lane.opening && !lane.log) await lane.opening.catch(() => {});
+      }
+      await Promise.all(busy.map((lane) => lane.lastWrite));
     }
-    await Promise.all(this.lanes.map((lane) => lane.lastWrite));
     await Promise.all(this.lanes.map((lane) => lane.loading));
     await Promise.all(this.lanes.map((lane) => lane.relocating));
   }
@@ -1408,18 +1540,37 @@ function createWaiter(): DurableWaiter {
   return { promise, resolve, reject };
 }
 
+/**
+ * Copies the bodies and property bytes of messages just read into one buffer of their own
+ * when they use a small part of the chunk they were read from: otherwise each keeps the whole
+ * chunk alive while it waits in the window or unacked.
+ */
+function compactLoaded(entries: Entry[], chunkBytes: number): void {
+  if (entries.length === 0) return;
+  let total = 0;
+  for (const entry of entries) total += entry.body.length + entry.propertiesBytes.length;
+  if (total >= chunkBytes * READ_CHUNK_KEEP_FRACTION) return;
+  const copy = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (const entry of entries) {
+    const properties = entry.propertiesBytes;
+    properties.copy(copy, at);
+    entry.propertiesBytes = copy.subarray(at, at + properties.length);
+    at += properties.length;
+    const body = entry.body;
+    body.copy(copy, at);
+    entry.body = copy.subarray(at, at + body.length);
+    at += body.length;
+  }
+}
+
 /** The entries as RecordBatches (split at the batch limits), concatenated for one append. */
 function encodeEntries(entries: Entry[], timestamp: number): Buffer {
   const batches: Buffer[] = [];
   let records: RecordInput[] = [];
   let bytes = 0;
   for (const entry of entries) {
-    const size =
-      entry.body.length +
-      entry.propertiesBytes.length +
-      entry.routingKey.length +
-      entry.exchange.length +
-      48;
+    const size = entryBytes(entry);
     if (
       records.length > 0 &&
       (records.length >= queueAppendBatchRecordsMax || bytes + size > queueAppendBatchBytes)
