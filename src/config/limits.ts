@@ -631,3 +631,10 @@ export const queueWriteInFlightBytes = 16 * MiB;
  * promise: the AMQP session's publish-in-flight limit then slows the publishers.
  */
 export const queueWriteBacklogBytes = 4 * MiB;
+
+/**
+ * Bytes an in-flight AMQP publish is counted for beyond its body and properties (the queue
+ * entry, record encoding and promise bookkeeping the core keeps until it is durable), against
+ * `amqpPublishInFlightBytesMax`: 64 MiB then bounds ~180k small publishes, not ~670k.
+ */
+export const amqpPublishOverheadBytes = 256;

@@ -25,7 +25,8 @@
  */
 
 import { randomBytes } from "node:crypto";
-import type { QueuedMessage } from "../../core/queues/queue-types.ts";
+import { amqpPublishOverheadBytes } from "../../config/limits.ts";
+import type { MessageProperties, QueuedMessage } from "../../core/queues/queue-types.ts";
 import type {
   PublishResult,
   SessionIdentity,
@@ -92,7 +93,7 @@ export interface ChannelHost {
   /** A publish arrived while the broker is blocked (resource alarm): stop reading. */
   publishWhileBlocked(): void;
   /** The backlog grew or shrank: the session re-evaluates whether to read. */
-  backlogChanged(): void;
+  backlogChanged(channel: AmqpChannel): void;
 }
 
 interface Command {
@@ -108,9 +109,12 @@ interface Content {
   readonly body: Buffer;
 }
 
-/** A publish whose content header or body frames are still arriving. */
+/**
+ * A publish whose content header or body frames are still arriving. A channel has at most one
+ * at a time: one object per channel, reset for every publish.
+ */
 interface Assembly {
-  readonly command: Command;
+  args: BasicPublish;
   bodySize: number;
   properties: BasicProperties | undefined;
   propertiesBytes: Buffer | undefined;
@@ -149,6 +153,8 @@ interface TxSettle {
 }
 
 const emptyBody = Buffer.alloc(0);
+const mandatoryOptions = Object.freeze({ mandatory: true });
+const plainOptions = Object.freeze({ mandatory: false });
 
 export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
   state: "open" | "closing" | "closed" = "open";
@@ -176,6 +182,28 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
   /** Body bytes of the publishes waiting in the backlog (views pin socket chunks). */
   backlogBytes = 0;
   private assembly: Assembly | null = null;
+  private readonly assemblyState: Assembly = {
+    args: { ticket: 0, exchange: "", routingKey: "", mandatory: false, immediate: false },
+    bodySize: 0,
+    properties: undefined,
+    propertiesBytes: undefined,
+    received: 0,
+    parts: [],
+  };
+  /** The last content header's property list (class basic), decoded (see contentHeader). */
+  private readonly lastPropertiesBytes = Buffer.alloc(256);
+  private lastPropertiesLength = -1;
+  private lastProperties: BasicProperties | null = null;
+  private lastMessageProperties: MessageProperties | null = null;
+  private lastPropertiesShared: Buffer | null = null;
+  private readonly lastHeader = { classId: 60, bodySize: 0, properties: {} as BasicProperties };
+  /** The last exchange and routing key of a hand-decoded basic.publish, bytes and text. */
+  private readonly lastExchangeBytes = Buffer.alloc(256);
+  private lastExchangeLength = -1;
+  private lastExchange = "";
+  private readonly lastRoutingKeyBytes = Buffer.alloc(256);
+  private lastRoutingKeyLength = -1;
+  private lastRoutingKey = "";
   private replyConsumerTag: string | null = null;
   private replyAddress: string | null = null;
 
@@ -207,22 +235,119 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
         `expected method frame, got ${frame.type === amqpFrameType.header ? "content header" : "content body"} on channel ${this.id}`,
       );
     }
-    const decoded = decodeMethodPayload(frame.payload);
+    const payload = frame.payload;
+    // The hot methods (basic.publish, basic.ack) are decoded by hand; anything unusual in
+    // them (non-ASCII names, wrong length) goes through the generated decoder.
+    if (payload.length >= 4 && payload[0] === 0 && payload[1] === 60 && payload[2] === 0) {
+      const methodId = payload[3];
+      if (methodId === 40) {
+        const args = this.decodePublish(payload);
+        if (args !== null) {
+          this.startContent(args);
+          return;
+        }
+      } else if (
+        methodId === 80 &&
+        payload.length === 13 &&
+        !this.busy &&
+        payload[4] === 0 &&
+        payload[5]! < 0x20
+      ) {
+        // A delivery tag below 2^53 (above, the generated decoder answers 502).
+        const deliveryTag = payload.readUInt32BE(4) * 4294967296 + payload.readUInt32BE(8);
+        try {
+          this.settle(deliveryTag, (payload[12]! & 1) !== 0, true, false);
+        } catch (error) {
+          this.host.commandFailed(this, error, 60, 80);
+        }
+        return;
+      }
+    }
+    const decoded = decodeMethodPayload(payload);
     if (decoded.info.content) {
       if (decoded.method.name !== "basic.publish") {
         throw new AmqpError(503, `${decoded.method.name} is sent by servers only`);
       }
-      this.assembly = {
-        command: decoded,
-        bodySize: 0,
-        properties: undefined,
-        propertiesBytes: undefined,
-        received: 0,
-        parts: [],
-      };
+      this.startContent(decoded.method.args as BasicPublish);
       return;
     }
     this.submit(decoded);
+  }
+
+  private startContent(args: BasicPublish): void {
+    const assembly = this.assemblyState;
+    assembly.args = args;
+    assembly.bodySize = 0;
+    assembly.properties = undefined;
+    assembly.propertiesBytes = undefined;
+    assembly.received = 0;
+    assembly.parts.length = 0;
+    this.assembly = assembly;
+  }
+
+  /**
+   * basic.publish arguments straight from the payload when it is well formed and its names are
+   * ASCII (UTF-8 validation is then moot); null sends it through the generated decoder.
+   */
+  private decodePublish(payload: Buffer): BasicPublish | null {
+    const length = payload.length;
+    // class, method, ticket, exchange length
+    if (length < 9) return null;
+    const exchangeLength = payload[6]!;
+    const routingKeyAt = 7 + exchangeLength;
+    if (routingKeyAt >= length) return null;
+    const routingKeyLength = payload[routingKeyAt]!;
+    const bitsAt = routingKeyAt + 1 + routingKeyLength;
+    if (bitsAt !== length - 1) return null;
+    const exchange = this.cachedName(payload, 7, exchangeLength, true);
+    if (exchange === null) return null;
+    const routingKey = this.cachedName(payload, routingKeyAt + 1, routingKeyLength, false);
+    if (routingKey === null) return null;
+    const bits = payload[bitsAt]!;
+    return {
+      ticket: payload.readUInt16BE(4),
+      exchange,
+      routingKey,
+      mandatory: (bits & 1) !== 0,
+      immediate: (bits & 2) !== 0,
+    };
+  }
+
+  /** An ASCII shortstr, as the same string as last time when its bytes repeat; else null. */
+  private cachedName(
+    payload: Buffer,
+    at: number,
+    length: number,
+    exchange: boolean,
+  ): string | null {
+    const cache = exchange ? this.lastExchangeBytes : this.lastRoutingKeyBytes;
+    if (length === (exchange ? this.lastExchangeLength : this.lastRoutingKeyLength)) {
+      let same = true;
+      for (let index = 0; index < length; index++) {
+        if (payload[at + index] !== cache[index]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return exchange ? this.lastExchange : this.lastRoutingKey;
+    }
+    // The cache is about to be overwritten: invalid until complete.
+    if (exchange) this.lastExchangeLength = -1;
+    else this.lastRoutingKeyLength = -1;
+    for (let index = 0; index < length; index++) {
+      const byte = payload[at + index]!;
+      if (byte >= 0x80) return null;
+      cache[index] = byte;
+    }
+    const text = payload.toString("latin1", at, at + length);
+    if (exchange) {
+      this.lastExchangeLength = length;
+      this.lastExchange = text;
+    } else {
+      this.lastRoutingKeyLength = length;
+      this.lastRoutingKey = text;
+    }
+    return text;
   }
 
   private continueContent(assembly: Assembly, frame: AmqpFrame): void {
@@ -233,7 +358,7 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
           `expected content header for class 60, got non content header frame instead`,
         );
       }
-      const header = decodeContentHeaderPayload(frame.payload);
+      const header = this.contentHeader(frame.payload);
       if (header.classId !== 60) {
         throw new AmqpError(505, `content header for class ${header.classId}, expected 60`);
       }
@@ -245,8 +370,12 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
         );
       }
       assembly.properties = header.properties;
-      // The property list as it arrived: after class (2), weight (2) and body size (8).
-      assembly.propertiesBytes = frame.payload.subarray(12);
+      // The property list as it arrived: after class (2), weight (2) and body size (8); the
+      // last list's own copy when it repeats (no view of the chunk to make).
+      assembly.propertiesBytes =
+        header.properties === this.lastProperties && this.lastPropertiesShared !== null
+          ? this.lastPropertiesShared
+          : frame.payload.subarray(12);
       assembly.bodySize = header.bodySize;
       if (header.bodySize === 0) this.completeContent(assembly, emptyBody);
       return;
@@ -276,17 +405,74 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
     }
   }
 
+  /**
+   * A content header. Publishers repeat the same property list message after message: when
+   * its bytes equal the last one's (class basic, weight 0, a body size below 2^53), the
+   * decoded properties are reused (they are never modified) instead of decoded again.
+   */
+  private contentHeader(payload: Buffer): {
+    classId: number;
+    bodySize: number;
+    properties: BasicProperties;
+  } {
+    const length = payload.length;
+    const cached = this.lastPropertiesBytes;
+    if (
+      this.lastProperties !== null &&
+      length - 12 === this.lastPropertiesLength &&
+      payload[0] === 0 &&
+      payload[1] === 60 &&
+      payload[2] === 0 &&
+      payload[3] === 0 &&
+      payload[4] === 0 &&
+      payload[5]! < 0x20
+    ) {
+      let same = true;
+      for (let index = 12; index < length; index++) {
+        if (payload[index] !== cached[index - 12]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        const bodySize = payload.readUInt32BE(4) * 4294967296 + payload.readUInt32BE(8);
+        const header = this.lastHeader;
+        header.bodySize = bodySize;
+        return header;
+      }
+    }
+    const header = decodeContentHeaderPayload(payload);
+    if (header.classId === 60 && length - 12 <= cached.length) {
+      payload.copy(cached, 0, 12);
+      this.lastPropertiesLength = length - 12;
+      this.lastProperties = header.properties;
+      this.lastMessageProperties = null;
+      this.lastPropertiesShared = Buffer.from(payload.subarray(12));
+      this.lastHeader.properties = header.properties;
+    }
+    return header;
+  }
+
   private completeContent(assembly: Assembly, body: Buffer): void {
     this.assembly = null;
-    const command: Command = {
-      ...assembly.command,
-      content: {
-        properties: assembly.properties!,
-        propertiesBytes: assembly.propertiesBytes!,
-        body,
-      },
-    };
-    this.submit(command);
+    const args = assembly.args;
+    const properties = assembly.properties!;
+    const propertiesBytes = assembly.propertiesBytes!;
+    if (!this.busy) {
+      // Nothing waits before it: run it now, without a Command (as `run` would).
+      try {
+        this.publish(args, properties, propertiesBytes, body);
+      } catch (error) {
+        this.host.commandFailed(this, error, 60, 40);
+      }
+      return;
+    }
+    this.submit({
+      method: { name: "basic.publish", args },
+      classId: 60,
+      methodId: 40,
+      content: { properties, propertiesBytes, body },
+    });
   }
 
   private handleWhileClosing(frame: AmqpFrame): void {
@@ -314,7 +500,7 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
     if (this.busy) {
       this.backlog.push(command);
       this.backlogBytes += command.content?.body.length ?? 0;
-      this.host.backlogChanged();
+      this.host.backlogChanged(this);
       return;
     }
     this.run(command);
@@ -350,7 +536,7 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
       this.backlogBytes -= command.content?.body.length ?? 0;
       this.run(command);
     }
-    if (hadBacklog) this.host.backlogChanged();
+    if (hadBacklog) this.host.backlogChanged(this);
     this.host.scheduleFlush();
   }
 
@@ -364,9 +550,11 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
   private execute(command: Command): Promise<void> | undefined {
     const method = command.method;
     switch (method.name) {
-      case "basic.publish":
-        this.publish(method.args, command.content!);
+      case "basic.publish": {
+        const content = command.content!;
+        this.publish(method.args, content.properties, content.propertiesBytes, content.body);
         return undefined;
+      }
       case "basic.ack":
         this.settle(method.args.deliveryTag, method.args.multiple, true, false);
         return undefined;
@@ -608,11 +796,14 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
 
   // --- publish ---------------------------------------------------------------------------
 
-  private publish(args: BasicPublish, content: Content): void {
+  private publish(
+    args: BasicPublish,
+    properties: BasicProperties,
+    propertiesBytes: Buffer,
+    body: Buffer,
+  ): void {
     if (args.immediate) throw new AmqpError(540, "immediate=true");
     this.host.publishWhileBlocked();
-    let properties = content.properties;
-    let propertiesBytes = content.propertiesBytes;
     if (properties.userId !== undefined && properties.userId !== this.host.identity.user) {
       throw new AmqpError(
         406,
@@ -628,7 +819,7 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
       propertiesBytes = encodeBasicPropertyList(properties);
     }
     if (this.mode === "tx") {
-      this.txBytes += content.body.length;
+      this.txBytes += body.length;
       if (this.txBytes > this.host.txBytesMax) {
         throw new AmqpError(406, `transaction larger than ${this.host.txBytesMax} bytes`);
       }
@@ -640,16 +831,19 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
         content: {
           properties,
           propertiesBytes: Buffer.from(propertiesBytes),
-          body: Buffer.from(content.body),
+          body: Buffer.from(body),
         },
       });
       return;
     }
-    const result = this.route(args.exchange, args.routingKey, args.mandatory, {
+    const result = this.route(
+      args.exchange,
+      args.routingKey,
+      args.mandatory,
       properties,
       propertiesBytes,
-      body: content.body,
-    });
+      body,
+    );
     const outcome = result.outcome;
     const sequence = this.confirms?.next() ?? 0;
     if (typeof outcome === "string") {
@@ -659,7 +853,9 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
       }
       return;
     }
-    this.track(outcome, sequence, content.body.length);
+    // Counted with what the core holds per message besides the body, so that the session's
+    // publish-in-flight limit also bounds floods of small messages.
+    this.track(outcome, sequence, body.length + propertiesBytes.length + amqpPublishOverheadBytes);
   }
 
   /** Routes one message; sends basic.return for an unroutable mandatory one. */
@@ -667,13 +863,14 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
     exchange: string,
     routingKey: string,
     mandatory: boolean,
-    content: Content,
+    properties: BasicProperties,
+    propertiesBytes: Buffer,
+    body: Buffer,
   ): PublishResult {
     let result: PublishResult;
     if (exchange === "" && routingKey.startsWith(directReplyToPrefix)) {
       const target = this.host.replyRegistry.find(routingKey);
-      const routed =
-        target?.deliverReply(exchange, routingKey, content.propertiesBytes, content.body) ?? false;
+      const routed = target?.deliverReply(exchange, routingKey, propertiesBytes, body) ?? false;
       result = { routed, outcome: "ack" };
     } else {
       result = this.host.vhost.publish(
@@ -681,11 +878,11 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
         {
           exchange,
           routingKey,
-          properties: toMessageProperties(content.properties),
-          propertiesBytes: content.propertiesBytes,
-          body: content.body,
+          properties: this.messageProperties(properties),
+          propertiesBytes,
+          body,
         },
-        { mandatory },
+        mandatory ? mandatoryOptions : plainOptions,
       );
     }
     if (!result.routed && mandatory) {
@@ -693,15 +890,17 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
         name: "basic.return",
         args: { replyCode: 312, replyText: "NO_ROUTE", exchange, routingKey },
       });
-      this.host.output.content(
-        this.id,
-        content.propertiesBytes,
-        content.body,
-        this.host.frameBytesMax,
-      );
+      this.host.output.content(this.id, propertiesBytes, body, this.host.frameBytesMax);
       this.host.scheduleFlush();
     }
     return result;
+  }
+
+  /** Core properties; those of the last decoded property list are converted once. */
+  private messageProperties(properties: BasicProperties): MessageProperties {
+    if (properties !== this.lastProperties) return toMessageProperties(properties);
+    this.lastMessageProperties ??= toMessageProperties(properties);
+    return this.lastMessageProperties;
   }
 
   /** Waits for a pending outcome; consecutive publishes sharing a promise share one `then`. */
@@ -952,6 +1151,18 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
 
   /** basic.ack / nack / reject: tag 0 with multiple means every outstanding delivery. */
   private settle(tag: number, multiple: boolean, ack: boolean, requeue: boolean): void {
+    if (!multiple && this.mode !== "tx") {
+      // One delivery (the common case): no entry list.
+      const entry = this.unacked.get(tag);
+      if (entry === undefined) throw new AmqpError(406, `unknown delivery tag ${tag}`);
+      this.unacked.delete(tag);
+      const message = entry.message;
+      if (ack) message.source.ack(message.id);
+      else message.source.reject(message.id, requeue);
+      this.release1(entry);
+      this.host.requestResume(this);
+      return;
+    }
     const entries: Array<[number, Unacked]> = [];
     if (multiple && tag === 0) {
       for (const entry of this.unacked) entries.push(entry);
@@ -1014,11 +1225,14 @@ export class AmqpChannel implements ConsumerChannel, DirectReplyTarget {
     this.txBytes = 0;
     const waits: Array<Promise<"ack" | "nack">> = [];
     for (const publish of publishes) {
+      const content = publish.content;
       const result = this.route(
         publish.exchange,
         publish.routingKey,
         publish.mandatory,
-        publish.content,
+        content.properties,
+        content.propertiesBytes,
+        content.body,
       );
       if (typeof result.outcome !== "string") waits.push(result.outcome);
     }

@@ -29,6 +29,10 @@ export class FrameOutput {
   private readonly pieces: Buffer[] = [];
   private piecesBytes = 0;
   private readonly writer = new AmqpWriter(512);
+  private lastExchange = "";
+  private lastExchangeBytes: Buffer = Buffer.alloc(0);
+  private lastRoutingKey = "";
+  private lastRoutingKeyBytes: Buffer = Buffer.alloc(0);
 
   constructor(private readonly chunkBytes: number) {
     this.chunk = Buffer.allocUnsafe(chunkBytes);
@@ -112,8 +116,8 @@ export class FrameOutput {
   }
 
   /**
-   * basic.deliver (or basic.get-ok / basic.return when `methodHead` is given by the caller)
-   * followed by the content header and body frames.
+   * basic.deliver followed by the content header and body frames. When the three frames fit
+   * the chunk and the body is small, they are written with one `room` call, byte by byte.
    */
   deliver(
     channel: number,
@@ -126,38 +130,74 @@ export class FrameOutput {
     body: Buffer,
     frameBytesMax: number,
   ): void {
-    let exchangeBytes = Buffer.byteLength(exchange);
-    let routingKeyBytes = Buffer.byteLength(routingKey);
-    // Names from other protocols (an MQTT topic) may exceed a shortstr: cut, never corrupt.
-    if (exchangeBytes > 255) {
-      exchange = truncateShortstr(exchange);
-      exchangeBytes = Buffer.byteLength(exchange);
+    // Deliveries of one queue repeat the same names: their encodings are cached (one entry).
+    let exchangeBytes: Buffer;
+    if (exchange === this.lastExchange) exchangeBytes = this.lastExchangeBytes;
+    else {
+      exchangeBytes = shortstrBytes(exchange);
+      this.lastExchange = exchange;
+      this.lastExchangeBytes = exchangeBytes;
     }
-    if (routingKeyBytes > 255) {
-      routingKey = truncateShortstr(routingKey);
-      routingKeyBytes = Buffer.byteLength(routingKey);
+    let routingKeyBytes: Buffer;
+    if (routingKey === this.lastRoutingKey) routingKeyBytes = this.lastRoutingKeyBytes;
+    else {
+      routingKeyBytes = shortstrBytes(routingKey);
+      this.lastRoutingKey = routingKey;
+      this.lastRoutingKeyBytes = routingKeyBytes;
     }
-    const payload = 4 + 1 + consumerTag.length + 8 + 1 + 1 + exchangeBytes + 1 + routingKeyBytes;
-    const at = this.room(payload + 8);
+    const tagLength = consumerTag.length;
+    const exchangeLength = exchangeBytes.length;
+    const routingKeyLength = routingKeyBytes.length;
+    const payload = 4 + 1 + tagLength + 8 + 1 + 1 + exchangeLength + 1 + routingKeyLength;
+    const propertiesLength = propertiesBytes.length;
+    const bodyLength = body.length;
+    const headerPayload = 12 + propertiesLength;
+    const oneBodyFrame =
+      bodyLength > 0 && bodyLength < bodyCopyBytesMax && bodyLength <= frameBytesMax - 8;
+    const total = payload + 8 + (headerPayload + 8) + (oneBodyFrame ? bodyLength + 8 : 0);
+    const at = this.room(total);
     const buffer = this.chunk;
     buffer[at] = amqpFrameType.method;
-    buffer.writeUInt16BE(channel, at + 1);
-    buffer.writeUInt32BE(payload, at + 3);
-    buffer.writeUInt16BE(60, at + 7);
-    buffer.writeUInt16BE(60, at + 9);
+    buffer[at + 1] = channel >>> 8;
+    buffer[at + 2] = channel & 0xff;
+    writeUint32(buffer, at + 3, payload);
+    buffer[at + 7] = 0;
+    buffer[at + 8] = 60;
+    buffer[at + 9] = 0;
+    buffer[at + 10] = 60;
     let position = at + 11;
-    buffer[position++] = consumerTag.length;
-    consumerTag.copy(buffer, position);
-    position += consumerTag.length;
+    buffer[position++] = tagLength;
+    position = copySmall(consumerTag, buffer, position);
     writeLonglong(buffer, position, deliveryTag);
     position += 8;
     buffer[position++] = redelivered ? 1 : 0;
-    buffer[position++] = exchangeBytes;
-    position += buffer.write(exchange, position, "utf8");
-    buffer[position++] = routingKeyBytes;
-    position += buffer.write(routingKey, position, "utf8");
+    buffer[position++] = exchangeLength;
+    position = copySmall(exchangeBytes, buffer, position);
+    buffer[position++] = routingKeyLength;
+    position = copySmall(routingKeyBytes, buffer, position);
+    buffer[position++] = amqpFrameEnd;
+    // Content header.
+    buffer[position] = amqpFrameType.header;
+    buffer[position + 1] = channel >>> 8;
+    buffer[position + 2] = channel & 0xff;
+    writeUint32(buffer, position + 3, headerPayload);
+    buffer[position + 7] = 0;
+    buffer[position + 8] = 60;
+    buffer[position + 9] = 0;
+    buffer[position + 10] = 0;
+    writeLonglong(buffer, position + 11, bodyLength);
+    position = copySmall(propertiesBytes, buffer, position + 19);
+    buffer[position++] = amqpFrameEnd;
+    if (!oneBodyFrame) {
+      this.bodyFrames(channel, body, frameBytesMax);
+      return;
+    }
+    buffer[position] = amqpFrameType.body;
+    buffer[position + 1] = channel >>> 8;
+    buffer[position + 2] = channel & 0xff;
+    writeUint32(buffer, position + 3, bodyLength);
+    position = copySmall(body, buffer, position + 7);
     buffer[position] = amqpFrameEnd;
-    this.content(channel, propertiesBytes, body, frameBytesMax);
   }
 
   /** A content header (class basic) with the stored property bytes, then the body frames. */
@@ -173,6 +213,10 @@ export class FrameOutput {
     writeLonglong(buffer, at + 11, body.length);
     propertiesBytes.copy(buffer, at + 19);
     buffer[at + 19 + propertiesBytes.length] = amqpFrameEnd;
+    this.bodyFrames(channel, body, frameBytesMax);
+  }
+
+  private bodyFrames(channel: number, body: Buffer, frameBytesMax: number): void {
     const payloadMax = frameBytesMax - 8;
     for (let offset = 0; offset < body.length; offset += payloadMax) {
       const size = Math.min(payloadMax, body.length - offset);
@@ -194,7 +238,32 @@ export class FrameOutput {
   }
 }
 
+/** A name as a shortstr payload; names from other protocols (an MQTT topic) are cut. */
+function shortstrBytes(text: string): Buffer {
+  let bytes = Buffer.from(text, "utf8");
+  if (bytes.length > 255) bytes = Buffer.from(truncateShortstr(text), "utf8");
+  return bytes;
+}
+
+/** Copies all of `source` to `target` at `at`; returns the end. Small copies stay in JS. */
+function copySmall(source: Buffer, target: Buffer, at: number): number {
+  const length = source.length;
+  if (length > 64) {
+    target.set(source, at);
+    return at + length;
+  }
+  for (let index = 0; index < length; index++) target[at + index] = source[index]!;
+  return at + length;
+}
+
+function writeUint32(buffer: Buffer, at: number, value: number): void {
+  buffer[at] = value >>> 24;
+  buffer[at + 1] = (value >>> 16) & 0xff;
+  buffer[at + 2] = (value >>> 8) & 0xff;
+  buffer[at + 3] = value & 0xff;
+}
+
 function writeLonglong(buffer: Buffer, at: number, value: number): void {
-  buffer.writeUInt32BE(Math.floor(value / twoToThe32), at);
-  buffer.writeUInt32BE(value % twoToThe32, at + 4);
+  writeUint32(buffer, at, Math.floor(value / twoToThe32));
+  writeUint32(buffer, at + 4, value % twoToThe32);
 }

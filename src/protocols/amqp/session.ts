@@ -123,6 +123,8 @@ export class AmqpSession implements ChannelHost {
   private readonly flushCallback = () => this.flush();
   private readonly resumeChannels = new Set<AmqpChannel>();
   private readonly confirmChannels = new Set<AmqpChannel>();
+  /** Channels whose backlog was not empty when last reported (shouldRead looks at these). */
+  private readonly backlogChannels = new Set<AmqpChannel>();
   private publishInFlightBytes = 0;
   private outputCongested = false;
   /** A delivery was refused for lack of output room since the last flush. */
@@ -241,8 +243,9 @@ export class AmqpSession implements ChannelHost {
   private shouldRead(): boolean {
     if (this.outputCongested || this.blockedPaused || this.turnExhausted) return false;
     if (this.publishInFlightBytes > this.shared.limits.publishInFlightBytesMax) return false;
+    if (this.backlogChannels.size === 0) return true;
     let backlogBytes = 0;
-    for (const channel of this.channels.values()) {
+    for (const channel of this.backlogChannels) {
       if (channel.backlogLength >= this.shared.limits.channelBacklogMax) return false;
       backlogBytes += channel.backlogBytes;
     }
@@ -716,7 +719,9 @@ export class AmqpSession implements ChannelHost {
     if (this.shared.blockedReason() !== null) this.blockedPaused = true;
   }
 
-  backlogChanged(): void {
+  backlogChanged(channel: AmqpChannel): void {
+    if (channel.backlogLength > 0) this.backlogChannels.add(channel);
+    else this.backlogChannels.delete(channel);
     if (this.state === "open" && !this.pumping) this.pump();
   }
 
@@ -724,6 +729,7 @@ export class AmqpSession implements ChannelHost {
     if (this.channels.get(channel.id) === channel) this.channels.delete(channel.id);
     this.resumeChannels.delete(channel);
     this.confirmChannels.delete(channel);
+    this.backlogChannels.delete(channel);
   }
 
   commandFailed(

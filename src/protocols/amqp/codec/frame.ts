@@ -119,6 +119,35 @@ export class AmqpFrameSplitter {
   next(): AmqpFrameResult {
     if (this.failure) return this.failure;
     if (this.buffered < amqpFrameHeaderBytes) return frameNeedMore;
+    const head = this.chunks[0]!;
+    const at = this.headOffset;
+    if (head.length - at >= amqpFrameHeaderBytes) {
+      // The common case: the header lies in the first chunk, read in place (no copy).
+      const type = head[at]!;
+      const size =
+        head[at + 3]! * 0x1000000 + ((head[at + 4]! << 16) | (head[at + 5]! << 8) | head[at + 6]!);
+      const total = size + amqpFrameOverheadBytes;
+      if (
+        (type === 1 || type === 2 || type === 3) &&
+        size <= this.frameBytesMaxValue - amqpFrameOverheadBytes &&
+        head.length - at >= total &&
+        head[at + total - 1] === amqpFrameEnd
+      ) {
+        // ...and so does the whole well-formed frame: a view, one step forward.
+        const channel = (head[at + 1]! << 8) | head[at + 2]!;
+        const payload =
+          size === 0 ? emptyPayload : head.subarray(at + amqpFrameHeaderBytes, at + total - 1);
+        this.consumed += total;
+        this.buffered -= total;
+        if (head.length - at === total) {
+          this.chunks.shift();
+          this.headOffset = 0;
+        } else {
+          this.headOffset = at + total;
+        }
+        return { type: type as AmqpFrameType, channel, payload };
+      }
+    }
     this.peek(this.header, amqpFrameHeaderBytes);
     const type = this.header[0]!;
     const channel = this.header.readUInt16BE(1);
