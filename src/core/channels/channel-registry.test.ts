@@ -145,3 +145,31 @@ test("a subscriber over the soft limit for longer than the soft period is discon
   assert.match(slow.sink.disconnectedFor ?? "", /soft/);
   assert.equal(registry.stats.disconnectedSoftLimit, 1);
 });
+
+test("publishRange publishes a channel and a message given as ranges of an input buffer", () => {
+  const registry = new ChannelRegistry();
+  const a = subscriber(registry);
+  const input = b("..news.sport..goal!..");
+  const publish = () => registry.publishRange(input, 2, 12, 14, 19);
+  assert.equal(publish(), 0); // nobody: no views made, still counted as published
+  registry.subscribe(a.sub, b("news.sport"));
+  assert.equal(publish(), 1);
+  registry.unsubscribe(a.sub, b("news.sport"));
+  registry.psubscribe(a.sub, b("news.*"));
+  assert.equal(publish(), 1);
+  assert.equal(registry.publishRange(input, 2, 6, 14, 19), 0); // "news": the pattern misses
+  assert.deepEqual(
+    a.sink.received.map((d) => [d.kind, d.channel.toString(), d.payload.toString()]),
+    [
+      ["message", "news.sport", "goal!"],
+      ["pmessage", "news.sport", "goal!"],
+    ],
+  );
+  assert.equal(registry.stats.published, 4);
+  assert.equal(registry.stats.delivered, 2);
+  // The cached key follows the bytes, not the position: same length, other channel.
+  registry.punsubscribe(a.sub, b("news.*"));
+  registry.subscribe(a.sub, b("news.sporT"));
+  assert.equal(registry.publishRange(b("news.sporTx"), 0, 10, 10, 11), 1);
+  assert.equal(publish(), 0);
+});

@@ -45,6 +45,11 @@ export class ChannelDelivery {
    * `reserveEncodingSlot()`: the first subscriber of a format encodes, the others reuse.
    */
   readonly encodings: Array<Buffer | undefined> = [];
+  /**
+   * Subscribers this delivery is handed to (set before the first `deliver`): with 1, no other
+   * connection reuses an encoding, so an adapter need not keep one.
+   */
+  recipients = 0;
 
   constructor(
     readonly kind: DeliveryKind,
@@ -228,8 +233,37 @@ export class ChannelRegistry {
   /** Delivers to channel and pattern subscribers; returns Redis's receiver count. */
   publish(channel: Buffer, payload: Buffer): number {
     this.stats.published++;
+    return this.publishTo(this.channels.get(this.publishKey(channel)), channel, payload);
+  }
+
+  /**
+   * `publish` of the channel `input[channelStart, channelEnd)` and the message
+   * `input[payloadStart, payloadEnd)` (a request in a connection's input buffer): the channel
+   * is looked up in place, and views of the input are made only when someone receives it.
+   */
+  publishRange(
+    input: Buffer,
+    channelStart: number,
+    channelEnd: number,
+    payloadStart: number,
+    payloadEnd: number,
+  ): number {
+    this.stats.published++;
+    const exact = this.channels.get(this.publishKeyAt(input, channelStart, channelEnd));
+    if (exact === undefined && this.patterns.size === 0) return 0;
+    return this.publishTo(
+      exact,
+      input.subarray(channelStart, channelEnd),
+      input.subarray(payloadStart, payloadEnd),
+    );
+  }
+
+  private publishTo(
+    exact: Set<ChannelSubscriber> | undefined,
+    channel: Buffer,
+    payload: Buffer,
+  ): number {
     let receivers = 0;
-    const exact = this.channels.get(this.publishKey(channel));
     if (exact !== undefined) {
       receivers += this.fanOut(exact, new ChannelDelivery("message", channel, null, payload));
     }
@@ -290,20 +324,26 @@ export class ChannelRegistry {
 
   /** `keyOf(channel)`, reusing the last key when the bytes are the same. */
   private publishKey(channel: Buffer): string {
+    return this.publishKeyAt(channel, 0, channel.length);
+  }
+
+  /** `keyOf(input[start, end))`, reusing the last key when the bytes are the same. */
+  private publishKeyAt(input: Buffer, start: number, end: number): string {
     const last = this.lastChannel;
-    if (last !== null && last.length === channel.length) {
+    const length = end - start;
+    if (last !== null && last.length === length) {
       let same = true;
-      for (let i = 0; i < channel.length; i++) {
-        if (last[i] !== channel[i]) {
+      for (let i = 0; i < length; i++) {
+        if (last[i] !== input[start + i]) {
           same = false;
           break;
         }
       }
       if (same) return this.lastChannelKey;
     }
-    const key = keyOf(channel);
-    if (channel.length <= publishKeyCacheBytesMax) {
-      this.lastChannel = Buffer.from(channel);
+    const key = input.toString("latin1", start, end);
+    if (length <= publishKeyCacheBytesMax) {
+      this.lastChannel = Buffer.from(input.subarray(start, end));
       this.lastChannelKey = key;
     }
     return key;
@@ -311,6 +351,7 @@ export class ChannelRegistry {
 
   private fanOut(subscribers: Set<ChannelSubscriber>, delivery: ChannelDelivery): number {
     let receivers = 0;
+    delivery.recipients = subscribers.size;
     for (const subscriber of subscribers) {
       receivers++;
       if (subscriber.disconnected) continue;

@@ -93,3 +93,36 @@ test("QUIT and protocol errors come after the replies already due", async () => 
   await until(() => bad.received().includes("Protocol"));
   assert.equal(bad.received(), "+a\r\n-ERR Protocol error: invalid bulk length\r\n");
 });
+
+test("multibulk PUBLISH (the fast path): replies, deliveries, order and subscribed context", async () => {
+  const pub = (channel: string, message: string) =>
+    `*3\r\n$7\r\nPUBLISH\r\n$${channel.length}\r\n${channel}\r\n$${message.length}\r\n${message}\r\n`;
+  const subscriber = setup();
+  subscriber.client.write("SUBSCRIBE c\r\n");
+  await until(() => subscriber.received().includes("subscribe"));
+  // RESP2 while subscribed: the subscribed-context error, as for any other form of PUBLISH.
+  subscriber.client.write(pub("c", "x"));
+  await until(() => subscriber.received().includes("-ERR"));
+  assert.match(subscriber.received(), /-ERR Can't execute 'publish': only \(P\|S\)SUBSCRIBE/);
+  // Another connection, split in the middle of a request, behind a pending reply.
+  const publisher = setup();
+  const input = `SLOW 30 a\r\n${pub("c", "m1")}${pub("nobody", "m2")}*3\r\n$7\r\npublish\r\n$1\r\nc\r\n$2\r\nm3\r\n`;
+  publisher.client.write(input.slice(0, 40));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  publisher.client.write(input.slice(40));
+  await until(() => publisher.received().length >= 16);
+  assert.equal(publisher.received(), "+a\r\n:0\r\n:0\r\n:0\r\n");
+  // Separate registries: the subscriber above is on its own server. Same registry now:
+  const shared = setup();
+  shared.client.write("HELLO 3\r\nSUBSCRIBE c\r\n");
+  await until(() => shared.received().includes("subscribe"));
+  const before = shared.received().length;
+  // RESP3: PUBLISH is allowed while subscribed, and the own message comes before the reply.
+  shared.client.write(pub("c", "hi"));
+  await until(() => shared.received().endsWith(":1\r\n"));
+  assert.equal(
+    shared.received().slice(before),
+    ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n:1\r\n",
+  );
+  assert.equal(shared.channels.stats.published, 1);
+});

@@ -18,6 +18,15 @@
  * every subscriber) leaves in one corked write per connection. Sessions with output due
  * share one queue (`flushQueued`).
  *
+ * PUBLISH fast path. A publisher's requests are almost all `*3 $7 PUBLISH ...`: `pump` asks
+ * the parser for one first (`RespParser.nextPublish`: channel and message as ranges of the
+ * input, no argument vector), publishes it with `ChannelRegistry.publishRange` (no argument
+ * views unless someone receives it) and writes the `:n` reply directly; the command lookup,
+ * arity and subscribed-context checks of `execute` are known outcomes for it (a RESP2
+ * subscriber's PUBLISH takes the general path and gets its error). Pub/sub messages are
+ * encoded by the first subscriber of each wire format straight into its output
+ * (`RespWriter.delivery`); the other subscribers copy those bytes.
+ *
  * Back-pressure. Reading stops (socket.pause) while the bytes queued on the socket exceed
  * `respOutputBytesMax` (until 'drain') or `respPendingCommandsMax` commands wait behind an
  * unfinished one. Deliveries to a subscriber are not paused: the channel registry applies the
@@ -42,7 +51,7 @@ import type { Logger } from "../../logging/logger.ts";
 import { snippet } from "../../logging/logger.ts";
 import { needMore, RespParser, type RespParserLimits, RespProtocolError } from "./codec/parser.ts";
 import { errorReply, RespErrorReply, type RespValue, wrongArity } from "./codec/reply.ts";
-import { encodeDelivery, type RespProtocolVersion, RespWriter } from "./codec/writer.ts";
+import { type RespProtocolVersion, RespWriter } from "./codec/writer.ts";
 import {
   arityHolds,
   findSubcommand,
@@ -51,6 +60,7 @@ import {
   type RespCommandContext,
   type RespServerView,
 } from "./commands/command.ts";
+import { publishHandler } from "./commands/pubsub.ts";
 
 export interface RespSessionLimits extends RespParserLimits {
   outputBytesMax: number;
@@ -129,6 +139,10 @@ export class RespSession implements ChannelSink, RespClient {
   /** The last command name looked up and what it found (see `execute`). */
   private lastName: Buffer | null = null;
   private lastFound: RespCommand | undefined = undefined;
+  /** PUBLISH runs through `publishFast` (false when a test table replaces PUBLISH). */
+  private readonly fastPublish: boolean;
+  /** The time of the commands `pump` runs: `Date.now()` at the first of them; -1 before. */
+  private pumpNow = -1;
 
   constructor(
     private readonly socket: Duplex,
@@ -142,6 +156,7 @@ export class RespSession implements ChannelSink, RespClient {
     this.localAddress = endpoint.localAddress;
     this.localPort = endpoint.localPort;
     this.parser = new RespParser(shared.limits);
+    this.fastPublish = shared.server.commands.findByName("publish")?.handler === publishHandler;
     this.closed = this.abort.signal;
     this.logger = shared.logger.child({ session: id, remote: endpoint.remoteAddress });
     this.subscriber = shared.channels.createSubscriber(this);
@@ -186,12 +201,14 @@ export class RespSession implements ChannelSink, RespClient {
   deliver(delivery: ChannelDelivery): void {
     if (this.closing) return;
     const slot = this.protocol === 3 ? resp3FrameSlot : resp2FrameSlot;
-    let frame = delivery.encodings[slot];
+    const frame = delivery.encodings[slot];
+    // The first subscriber of a wire format encodes into its own output; the others copy that.
     if (frame === undefined) {
-      frame = encodeDelivery(delivery, this.protocol);
-      delivery.encodings[slot] = frame;
+      const share = delivery.recipients !== 1;
+      delivery.encodings[slot] = this.writer.delivery(delivery, this.protocol, share);
+    } else {
+      this.writer.frame(frame);
     }
-    this.writer.frame(frame);
     this.produced();
   }
 
@@ -255,12 +272,23 @@ export class RespSession implements ChannelSink, RespClient {
   /** Runs commands from the parser while the bounds allow, then pauses or resumes reading. */
   private pump(): void {
     const limits = this.shared.limits;
+    const parser = this.parser;
+    this.pumpNow = -1;
     while (!this.closing) {
       if (this.outputBlocked || this.slots.length >= limits.pendingCommandsMax) {
         this.setReading(false);
         return;
       }
-      const command = this.parser.next();
+      // PUBLISH without an argument vector; RESP2 subscribers get their error from `execute`.
+      if (
+        this.fastPublish &&
+        (this.protocol === 3 || !this.subscriber.subscribed) &&
+        parser.nextPublish()
+      ) {
+        this.publishFast();
+        continue;
+      }
+      const command = parser.next();
       if (command === needMore) {
         this.setReading(true);
         return;
@@ -320,8 +348,32 @@ export class RespSession implements ChannelSink, RespClient {
     }
     server.stats.commandsProcessed++;
     this.lastCommand = fullName;
-    this.lastCommandAt = Date.now();
+    this.lastCommandAt = this.pumpNow < 0 ? (this.pumpNow = Date.now()) : this.pumpNow;
     this.run(command, fullName, args);
+  }
+
+  /** PUBLISH read by `RespParser.nextPublish`: `execute` and `run` of PUBLISH, inlined. */
+  private publishFast(): void {
+    const parser = this.parser;
+    this.shared.server.stats.commandsProcessed++;
+    this.lastCommand = "publish";
+    this.lastCommandAt = this.pumpNow < 0 ? (this.pumpNow = Date.now()) : this.pumpNow;
+    let receivers: number;
+    try {
+      receivers = this.shared.channels.publishRange(
+        parser.publishInput,
+        parser.publishChannelStart,
+        parser.publishChannelEnd,
+        parser.publishMessageStart,
+        parser.publishMessageEnd,
+      );
+    } catch (error) {
+      this.handlerFailed(error, "publish");
+      return;
+    }
+    this.writer.protocol = this.protocol;
+    this.writer.integer(receivers);
+    this.produced();
   }
 
   private run(command: RespCommand, fullName: string, args: Buffer[]): void {

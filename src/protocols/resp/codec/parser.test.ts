@@ -168,3 +168,99 @@ test("sdssplitargs details", () => {
   assert.equal(split("'abc"), null);
   assert.equal(split("'a'b"), null);
 });
+
+/** `parseAll` as the session reads: `nextPublish` first, then `next`; counts fast-path hits. */
+function parseAllFast(
+  chunks: Buffer[],
+  limits: Partial<RespParserLimits> = {},
+): { out: Outcome[]; fast: number } {
+  const parser = new RespParser(limits);
+  const out: Outcome[] = [];
+  let fast = 0;
+  for (const chunk of chunks) {
+    parser.push(chunk);
+    for (;;) {
+      if (parser.nextPublish()) {
+        fast++;
+        const input = parser.publishInput;
+        out.push([
+          "PUBLISH",
+          input.toString("latin1", parser.publishChannelStart, parser.publishChannelEnd),
+          input.toString("latin1", parser.publishMessageStart, parser.publishMessageEnd),
+        ]);
+        continue;
+      }
+      const result = parser.next();
+      if (result === needMore) break;
+      if (result instanceof RespProtocolError) {
+        out.push({ error: result.message });
+        return { out, fast };
+      }
+      out.push(result.map((arg) => arg.toString("latin1")));
+    }
+  }
+  return { out, fast };
+}
+
+/** Command names upper-cased (the fast path reports PUBLISH in capitals). */
+function upperNames(outcomes: Outcome[]): Outcome[] {
+  return outcomes.map((o) => (Array.isArray(o) ? [o[0]!.toUpperCase(), ...o.slice(1)] : o));
+}
+
+const publishCases: Array<[name: string, input: string, fast: number]> = [
+  ["plain", "*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$5\r\nhello\r\n", 1],
+  ["lower case", "*3\r\n$7\r\npublish\r\n$2\r\nch\r\n$5\r\nhello\r\n", 1],
+  ["empty channel and message", "*3\r\n$7\r\nPuBlIsH\r\n$0\r\n\r\n$0\r\n\r\n", 1],
+  ["binary message with CRLF", "*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$4\r\na\r\nb\r\n", 1],
+  ["unchecked trailer", "*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$1\r\nmxy*1\r\n$4\r\nPING\r\n", 1],
+  ["leading zero length", "*3\r\n$7\r\nPUBLISH\r\n$01\r\nc\r\n$1\r\nm\r\n", 0],
+  ["double zero length", "*3\r\n$7\r\nPUBLISH\r\n$00\r\n\r\n$1\r\nm\r\n", 0],
+  ["negative length", "*3\r\n$7\r\nPUBLISH\r\n$-1\r\n$1\r\nm\r\n", 0],
+  ["too many arguments", "*4\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$1\r\nm\r\n$1\r\nx\r\n", 0],
+  ["too few arguments", "*2\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n", 0],
+  ["other command", "*3\r\n$7\r\nPUBLISX\r\n$1\r\nc\r\n$1\r\nm\r\n", 0],
+  ["not a letter", "*3\r\n$7\r\n\x10UBLISH\r\n$1\r\nc\r\n$1\r\nm\r\n", 0],
+  ["LF only after the count", "*3\n\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$1\r\nm\r\n", 0],
+  ["huge length", "*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$99999999999\r\nm\r\n", 0],
+  ["expected dollar", "*3\r\n$7\r\nPUBLISH\r\n:1\r\nc\r\n$1\r\nm\r\n", 0],
+  ["inline publish", "PUBLISH c m\r\n", 0],
+];
+
+test("nextPublish reads PUBLISH exactly as next() does, or leaves it to next()", () => {
+  for (const [name, input, fast] of publishCases) {
+    const whole = bytes(input);
+    const expected = upperNames(parseAll([whole]));
+    const result = parseAllFast([whole]);
+    assert.deepEqual(upperNames(result.out), expected, name);
+    assert.equal(result.fast, fast, `${name}: fast-path hits`);
+    for (let cut = 1; cut < whole.length; cut++) {
+      const split = [whole.subarray(0, cut), whole.subarray(cut)];
+      assert.deepEqual(upperNames(parseAllFast(split).out), expected, `${name}, split at ${cut}`);
+    }
+  }
+  // All cases in one stream, cut at pseudo-random points.
+  const stream = bytes(publishCases.map(([, input]) => input).join(""));
+  const expected = upperNames(parseAll([stream]));
+  let seed = 7;
+  for (let round = 0; round < 200; round++) {
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < stream.length; ) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const size = 1 + (seed % 40);
+      chunks.push(stream.subarray(at, at + size));
+      at += size;
+    }
+    assert.deepEqual(upperNames(parseAllFast(chunks).out), expected, `round ${round}`);
+  }
+});
+
+test("nextPublish leaves requests over the limits to next()", () => {
+  const input = bytes("*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$20\r\n01234567890123456789\r\n");
+  const limits = { bulkBytesMax: 10 };
+  assert.deepEqual(parseAllFast([input], limits), {
+    out: [{ error: "Protocol error: invalid bulk length" }],
+    fast: 0,
+  });
+  assert.equal(parseAllFast([input], { inlineBytesMax: 2 }).fast, 0);
+  assert.equal(parseAllFast([input], { multibulkLengthMax: 2 }).fast, 0);
+});

@@ -136,6 +136,96 @@ export class RespParser {
     this.offset = 0;
   }
 
+  /** `nextPublish`'s result: the channel and the message, as ranges of `publishInput`. */
+  publishInput: Buffer = empty;
+  publishChannelStart = 0;
+  publishChannelEnd = 0;
+  publishMessageStart = 0;
+  publishMessageEnd = 0;
+
+  /**
+   * Fast path for the commonest request of a publisher: when the buffered input starts with a
+   * whole `*3 $7 PUBLISH $n channel $m message` (any case, plain `\r\n` line ends, no
+   * leading zeros), consumes it and sets the `publish*` ranges, without an argument vector or
+   * argument views; returns false and consumes nothing otherwise (then `next()` reads the
+   * request, with the same outcome: anything unusual, partial or over a limit falls back).
+   */
+  nextPublish(): boolean {
+    if (this.argv !== null || this.gathered !== null || this.failure !== null) return false;
+    const b = this.buffer;
+    const start = this.offset;
+    // *3\r\n$7\r\nPUBLISH\r\n, then at least `$0\r\n\r\n` twice.
+    if (b.length - start < 29) return false;
+    if (
+      b[start] !== star ||
+      b[start + 1] !== 0x33 ||
+      b[start + 2] !== cr ||
+      b[start + 3] !== lf ||
+      b[start + 4] !== dollar ||
+      b[start + 5] !== 0x37 ||
+      b[start + 6] !== cr ||
+      b[start + 7] !== lf ||
+      (b[start + 8]! | 0x20) !== 0x70 || // p
+      (b[start + 9]! | 0x20) !== 0x75 || // u
+      (b[start + 10]! | 0x20) !== 0x62 || // b
+      (b[start + 11]! | 0x20) !== 0x6c || // l
+      (b[start + 12]! | 0x20) !== 0x69 || // i
+      (b[start + 13]! | 0x20) !== 0x73 || // s
+      (b[start + 14]! | 0x20) !== 0x68 || // h
+      b[start + 15] !== cr ||
+      b[start + 16] !== lf ||
+      this.limits.multibulkLengthMax < 3 ||
+      this.limits.bulkBytesMax < 7
+    ) {
+      return false;
+    }
+    const channelEnd = this.fastBulkEnd(b, start + 17);
+    if (channelEnd < 0) return false;
+    const channelStart = this.fastBulkStart;
+    const messageEnd = this.fastBulkEnd(b, channelEnd + 2);
+    if (messageEnd < 0) return false;
+    this.publishInput = b;
+    this.publishChannelStart = channelStart;
+    this.publishChannelEnd = channelEnd;
+    this.publishMessageStart = this.fastBulkStart;
+    this.publishMessageEnd = messageEnd;
+    this.offset = messageEnd + 2;
+    return true;
+  }
+
+  /** Where `fastBulkEnd`'s bulk data starts. */
+  private fastBulkStart = 0;
+
+  /**
+   * A whole bulk `$<len>\r\n<data>` plus the two (unchecked) bytes after it, at `at`: the
+   * end of its data, or -1 when anything is missing, unusual or over a limit.
+   */
+  private fastBulkEnd(b: Buffer, at: number): number {
+    if (b[at] !== dollar) return -1;
+    let i = at + 1;
+    let length = 0;
+    const first = b[i];
+    if (first === 0x30) {
+      i++;
+    } else {
+      for (let digits = 0; ; digits++) {
+        const digit = b[i]! - 0x30; // NaN past the end
+        if (!(digit >= 0 && digit <= 9)) break;
+        if (digits === 9) return -1;
+        length = length * 10 + digit;
+        i++;
+      }
+      if (length === 0) return -1; // no digits or a leading zero
+    }
+    if (b[i] !== cr || b[i + 1] !== lf) return -1;
+    if (i - at > this.limits.inlineBytesMax || length > this.limits.bulkBytesMax) return -1;
+    const dataStart = i + 2;
+    const dataEnd = dataStart + length;
+    if (dataEnd + 2 > b.length) return -1;
+    this.fastBulkStart = dataStart;
+    return dataEnd;
+  }
+
   /** The next complete command, `needMore`, or the protocol error that ends the connection. */
   next(): RespParseResult {
     if (this.failure !== null) return this.failure;

@@ -102,3 +102,45 @@ test("pub/sub frames: RESP2 arrays, RESP3 pushes", () => {
     "*3\r\n$8\r\nsmessage\r\n$1\r\ns\r\n$1\r\nx\r\n",
   );
 });
+
+test("delivery(): the frame encoded in place, a stable view of it to share, integers 0-9", () => {
+  const payloads = [0, 9, 10, 99, 100, 12345, 70_000].map((n) => Buffer.alloc(n, 0x61));
+  const writer = new RespWriter();
+  const expected: Buffer[] = [];
+  const views: Buffer[] = [];
+  for (const protocol of [2, 3] as const) {
+    for (const payload of payloads) {
+      const delivery = new ChannelDelivery(
+        "pmessage",
+        Buffer.from("ch"),
+        Buffer.from("c*"),
+        payload,
+      );
+      const frame = encodeDelivery(delivery, protocol);
+      expected.push(frame);
+      const view = writer.delivery(delivery, protocol, true)!;
+      assert.deepEqual(view, frame);
+      views.push(view);
+      assert.equal(writer.delivery(delivery, protocol, false), undefined);
+      expected.push(frame);
+      writer.integer(expected.length % 10);
+      expected.push(Buffer.from(`:${expected.length % 10}\r\n`));
+    }
+  }
+  assert.deepEqual(Buffer.concat(writer.take()), Buffer.concat(expected));
+  // The views still hold their bytes after the writer moved on.
+  for (let i = 0; i < 100; i++) writer.value(`reply ${i}`);
+  writer.take();
+  let k = 0;
+  for (const protocol of [2, 3] as const) {
+    for (const payload of payloads) {
+      const delivery = new ChannelDelivery(
+        "pmessage",
+        Buffer.from("ch"),
+        Buffer.from("c*"),
+        payload,
+      );
+      assert.deepEqual(views[k++], encodeDelivery(delivery, protocol));
+    }
+  }
+});

@@ -133,6 +133,18 @@ export class RespWriter {
   }
 
   integer(value: number): void {
+    if (value >= 0 && value < 10 && (value | 0) === value) {
+      // `:n\r\n`, the usual PUBLISH reply.
+      this.reserve(4);
+      const scratch = this.scratch;
+      const at = this.position;
+      scratch[at] = 0x3a;
+      scratch[at + 1] = 0x30 + value;
+      scratch[at + 2] = 0x0d;
+      scratch[at + 3] = 0x0a;
+      this.position = at + 4;
+      return;
+    }
     if (!Number.isSafeInteger(value)) throw new Error(`RespWriter: ${value} is not an integer`);
     this.reserve(24);
     this.scratch[this.position++] = 0x3a;
@@ -225,6 +237,38 @@ export class RespWriter {
     this.position += frame.length;
   }
 
+  /**
+   * Encodes a pub/sub delivery (`encodeDelivery`'s frame) here, in `protocol`, and returns a
+   * view of the encoded bytes: scratch regions are never written again, so other connections
+   * can `frame()` it (copy it) without a frame buffer being allocated for the first one.
+   * Without `share`, nothing is returned (no view made).
+   */
+  delivery(
+    delivery: ChannelDelivery,
+    protocol: RespProtocolVersion,
+    share: boolean,
+  ): Buffer | undefined {
+    const prefix = framePrefixes[delivery.kind][protocol === 3 ? 1 : 0];
+    const pattern = delivery.pattern;
+    const channel = delivery.channel;
+    const payload = delivery.payload;
+    const size =
+      prefix.length +
+      (pattern === null ? 0 : bulkSize(pattern.length)) +
+      bulkSize(channel.length) +
+      bulkSize(payload.length);
+    this.reserve(size);
+    const scratch = this.scratch;
+    const start = this.position;
+    scratch.set(prefix, start);
+    let at = start + prefix.length;
+    if (pattern !== null) at = writeBulk(scratch, at, pattern);
+    at = writeBulk(scratch, at, channel);
+    at = writeBulk(scratch, at, payload);
+    this.position = at;
+    return share ? scratch.subarray(start, at) : undefined;
+  }
+
   private aggregateHeader(prefix: number, count: number): void {
     this.header(prefix, count);
   }
@@ -305,10 +349,15 @@ export function formatDouble(value: number): string {
   return String(value);
 }
 
-const messageKinds = {
-  message: Buffer.from("$7\r\nmessage\r\n"),
-  pmessage: Buffer.from("$8\r\npmessage\r\n"),
-  smessage: Buffer.from("$8\r\nsmessage\r\n"),
+/** `*3\r\n$7\r\nmessage\r\n` and the like: the fixed start of a delivery frame. */
+function framePrefix(aggregate: string, count: number, kind: string): Buffer {
+  return Buffer.from(`${aggregate}${count}\r\n$${kind.length}\r\n${kind}\r\n`, "latin1");
+}
+
+const framePrefixes = {
+  message: [framePrefix("*", 3, "message"), framePrefix(">", 3, "message")],
+  pmessage: [framePrefix("*", 4, "pmessage"), framePrefix(">", 4, "pmessage")],
+  smessage: [framePrefix("*", 3, "smessage"), framePrefix(">", 3, "smessage")],
 } as const;
 
 /**
@@ -316,40 +365,48 @@ const messageKinds = {
  * channel payload`), as a RESP2 array or a RESP3 push, in one buffer.
  */
 export function encodeDelivery(delivery: ChannelDelivery, protocol: RespProtocolVersion): Buffer {
-  const kind = messageKinds[delivery.kind];
+  const prefix = framePrefixes[delivery.kind][protocol === 3 ? 1 : 0];
   const pattern = delivery.pattern;
   const channel = delivery.channel;
   const payload = delivery.payload;
-  const headerBytes = 4 + kind.length;
   const size =
-    headerBytes +
+    prefix.length +
     (pattern === null ? 0 : bulkSize(pattern.length)) +
     bulkSize(channel.length) +
     bulkSize(payload.length);
   const frame = Buffer.allocUnsafe(size);
-  frame[0] = protocol === 3 ? 0x3e : 0x2a;
-  frame[1] = pattern === null ? 0x33 : 0x34;
-  frame[2] = 0x0d;
-  frame[3] = 0x0a;
-  kind.copy(frame, 4);
-  let at = headerBytes;
+  frame.set(prefix, 0);
+  let at = prefix.length;
   if (pattern !== null) at = writeBulk(frame, at, pattern);
   at = writeBulk(frame, at, channel);
   writeBulk(frame, at, payload);
   return frame;
 }
 
+function decimalDigits(value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
+}
+
 function bulkSize(length: number): number {
-  return 1 + String(length).length + 2 + length + 2;
+  return 1 + decimalDigits(length) + 2 + length + 2;
 }
 
 function writeBulk(frame: Buffer, at: number, data: Buffer): number {
+  const length = data.length;
   frame[at++] = 0x24;
-  at += frame.write(String(data.length), at, "latin1");
+  const digits = decimalDigits(length);
+  let rest = length;
+  for (let i = at + digits - 1; i >= at; i--) {
+    frame[i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  at += digits;
   frame[at++] = 0x0d;
   frame[at++] = 0x0a;
-  data.copy(frame, at);
-  at += data.length;
+  frame.set(data, at);
+  at += length;
   frame[at++] = 0x0d;
   frame[at++] = 0x0a;
   return at;

@@ -90,6 +90,13 @@ export function dropSubscriptions(context: RespCommandContext): void {
   context.channels.removeSubscriber(context.client.subscriber);
 }
 
+/**
+ * PUBLISH's handler; the session recognises it (by identity) to run PUBLISH requests through
+ * its fast path (`RespParser.nextPublish`, `ChannelRegistry.publishRange`), same semantics.
+ */
+export const publishHandler = (context: RespCommandContext, args: readonly Buffer[]): RespValue =>
+  context.channels.publish(args[1]!, args[2]!);
+
 const pubsubFlags = ["pubsub", "noscript", "loading", "stale"] as const;
 
 export const pubsubCommands: readonly RespCommand[] = [
@@ -180,7 +187,7 @@ export const pubsubCommands: readonly RespCommand[] = [
       { name: "channel", type: "string" },
       { name: "message", type: "string" },
     ],
-    handler: (context, args) => context.channels.publish(args[1]!, args[2]!),
+    handler: publishHandler,
   },
   {
     name: "spublish",
