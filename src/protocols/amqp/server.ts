@@ -15,6 +15,7 @@ import {
   amqpCloseOkTimeoutMs,
   amqpConnectionsMax,
   amqpDebugFrameBytesMax,
+  amqpFrameBytesMax,
   amqpHandshakeTimeoutMs,
   amqpHeartbeatSecondsDefault,
   amqpInputBytesPerTurn,
@@ -25,7 +26,6 @@ import {
 } from "../../config/limits.ts";
 import type { Logger } from "../../logging/logger.ts";
 import type { AmqpFieldTable, AmqpFieldValue } from "./codec/field-value.ts";
-import { amqpFrameBytesMax } from "./codec/limits.ts";
 import { type DirectReplyRegistry, processReplyRegistry } from "./direct-reply-to.ts";
 import {
   type AmqpBrokerPort,

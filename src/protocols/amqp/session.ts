@@ -26,6 +26,7 @@
  * connection publishes. Buffered frames stay in the splitter; TCP pushes back on the client.
  */
 import type { Duplex } from "node:stream";
+import { amqpFrameMinBytes } from "../../config/limits.ts";
 import type { SessionIdentity, VirtualHostApi } from "../../core/vhosts/virtual-host-api.ts";
 import type { Logger } from "../../logging/logger.ts";
 import { snippet } from "../../logging/logger.ts";
@@ -42,7 +43,6 @@ import {
   frameNeedMore,
 } from "./codec/frame.ts";
 import { type AmqpMethod, amqpMethodsByName } from "./codec/generated/methods.ts";
-import { amqpFrameMinBytes } from "./codec/limits.ts";
 import { decodeMethodPayload } from "./codec/payload.ts";
 import { AmqpReader } from "./codec/reader.ts";
 import type { DirectReplyRegistry } from "./direct-reply-to.ts";

@@ -18,9 +18,9 @@
  */
 
 import assert from "node:assert/strict";
+import { amqpFrameMinBytes } from "../../../config/limits.ts";
 import { AmqpDecodeError } from "./decode-error.ts";
 import { type AmqpMethod, amqpClassId, type BasicProperties } from "./generated/methods.ts";
-import { amqpFrameMinBytes } from "./limits.ts";
 import { encodeContentHeaderPayload, encodeMethodPayload } from "./payload.ts";
 import { AmqpWriter } from "./writer.ts";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sampleTable } from "../../../../test/helpers/amqp-sample-methods.ts";
+import { amqpFieldTableDepthMax, amqpFieldTableEntriesMax } from "../../../config/limits.ts";
 import { AmqpDecodeError } from "./decode-error.ts";
 import { type AmqpFieldValue, fieldNumber, fieldString, fieldTable } from "./field-value.ts";
-import { amqpFieldTableDepthMax, amqpFieldTableEntriesMax } from "./limits.ts";
 import { AmqpReader } from "./reader.ts";
 import { AmqpWriter } from "./writer.ts";
 

@@ -17,9 +17,9 @@
  */
 
 import { isUtf8 } from "node:buffer";
+import { amqpFieldTableDepthMax, amqpFieldTableEntriesMax } from "../../../config/limits.ts";
 import { AmqpDecodeError, type AmqpDecodeReason } from "./decode-error.ts";
 import type { AmqpFieldTable, AmqpFieldValue } from "./field-value.ts";
-import { amqpFieldTableDepthMax, amqpFieldTableEntriesMax } from "./limits.ts";
 
 const twoToThe32 = 4294967296;
 
