@@ -22,11 +22,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { BrokerProcess } from "../test/helpers/broker-process.ts";
 import { freePort } from "../test/helpers/free-port.ts";
 import { type BenchContext, numberFlag, round, stringFlag } from "./harness.ts";
 import { startBaselineBroker } from "./resp/baseline-broker.ts";
-import { haveTool, waitForPing } from "./resp/redis-tools.ts";
+import { haveTool, runRedisBenchmark, startWharfResp, waitForPing } from "./resp/redis-tools.ts";
 
 export const description =
   "Redis Streams XADD throughput: WharfMQ (fsync before reply) vs redis-server with appendfsync always and with its defaults, redis-benchmark with 1, 50 and 50x16-pipelined clients.";
@@ -74,26 +73,6 @@ async function startRedis(name: "redis-always" | "redis-default"): Promise<Targe
   };
 }
 
-async function startWharf(): Promise<Target> {
-  const broker = await BrokerProcess.start({ env: { WHARF_LOG_LEVEL: "warn" } });
-  process.once("exit", () => broker.child.kill("SIGKILL"));
-  return { name: "wharfmq", port: broker.ports.resp, stop: async () => void (await broker.stop()) };
-}
-
-function redisBenchmark(args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("redis-benchmark", args, { stdio: ["ignore", "pipe", "ignore"] });
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (text: string) => (out += text));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`redis-benchmark exited ${code}`));
-    });
-  });
-}
-
 async function streamLength(port: number, stream: string): Promise<number> {
   const client = new Redis({ host: "127.0.0.1", port });
   try {
@@ -113,7 +92,7 @@ interface CaseSpec {
 /** requests/s of XADD from redis-benchmark's CSV line, and the stream length afterwards. */
 async function xaddThroughput(target: Target, spec: CaseSpec, stream: string) {
   const before = await streamLength(target.port, stream);
-  const out = await redisBenchmark(
+  const out = await runRedisBenchmark(
     [
       ...["-h", "127.0.0.1", "-p", String(target.port), "-c", String(spec.clients)],
       ...["-n", String(spec.requests), "-P", String(spec.pipeline), "-q", "--csv"],
@@ -156,7 +135,7 @@ export async function run(context: BenchContext): Promise<void> {
   try {
     for (const name of names) {
       context.progress(`starting ${name}`);
-      if (name === "wharfmq") targets.set(name, await startWharf());
+      if (name === "wharfmq") targets.set(name, { name: "wharfmq", ...(await startWharfResp()) });
       else if (name === "wharfmq-baseline") {
         const broker = await startBaselineBroker(baseline!);
         targets.set(name, { name, ...broker });

@@ -24,7 +24,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
-import { BrokerProcess, repoRoot } from "../test/helpers/broker-process.ts";
+import { repoRoot } from "../test/helpers/broker-process.ts";
 import { freePort } from "../test/helpers/free-port.ts";
 import {
   type BenchContext,
@@ -36,7 +36,7 @@ import {
   summarize,
 } from "./harness.ts";
 import { startBaselineBroker } from "./resp/baseline-broker.ts";
-import { haveTool, waitForPing } from "./resp/redis-tools.ts";
+import { haveTool, runRedisBenchmark, startWharfResp, waitForPing } from "./resp/redis-tools.ts";
 
 export const description =
   "RESP pub/sub: WharfMQ side by side with redis-server: redis-benchmark PUBLISH (with and without -P 16), ioredis fan-out to 1/10/100 subscribers, fixed-rate delivery latency.";
@@ -82,29 +82,9 @@ async function startRedis(): Promise<Target> {
   };
 }
 
-async function startWharf(): Promise<Target> {
-  const broker = await BrokerProcess.start({ env: { WHARF_LOG_LEVEL: "warn" } });
-  process.once("exit", () => broker.child.kill("SIGKILL"));
-  return { name: "wharfmq", port: broker.ports.resp, stop: async () => void (await broker.stop()) };
-}
-
-function runBenchmark(args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("redis-benchmark", args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (text: string) => (out += text));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`redis-benchmark exited ${code}`));
-    });
-  });
-}
-
 /** (a) requests/s of PUBLISH from redis-benchmark's CSV line. */
 async function publishThroughput(target: Target, requests: number, pipeline: number) {
-  const out = await runBenchmark(
+  const out = await runRedisBenchmark(
     [
       ...["-h", "127.0.0.1", "-p", String(target.port), "-c", "50", "-n", String(requests)],
       ...["-P", String(pipeline), "-q", "--csv", "PUBLISH", "bench-channel", payload],
@@ -219,7 +199,7 @@ export async function run(context: BenchContext): Promise<void> {
   const baseline = stringFlag(context, "baseline");
   const targets: Target[] = [];
   try {
-    targets.push(await startWharf());
+    targets.push({ name: "wharfmq", ...(await startWharfResp()) });
     if (baseline !== undefined) {
       targets.push({ name: "wharfmq-baseline", ...(await startBaselineBroker(baseline)) });
     }

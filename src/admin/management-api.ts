@@ -90,6 +90,8 @@ class ApiError extends Error {
 
 const notFound = (what: string) => new ApiError(404, "Object Not Found", what);
 const badRequest = (reason: string) => new ApiError(400, "bad_request", reason);
+const methodNotAllowed = (method: string) =>
+  new ApiError(405, "method_not_allowed", `${method} not allowed here`);
 
 const fieldTableSchema = z.record(z.string(), z.unknown()).default({});
 
@@ -285,9 +287,7 @@ export class ManagementApi {
   }
 
   private only<T>(context: RequestContext, methods: string[], work: () => T): T {
-    if (!methods.includes(context.method)) {
-      throw new ApiError(405, "method_not_allowed", `${context.method} not allowed here`);
-    }
+    if (!methods.includes(context.method)) throw methodNotAllowed(context.method);
     return work();
   }
 
@@ -316,7 +316,7 @@ export class ManagementApi {
       this.vhostOf(name);
       return void (await this.backend.deleteVhost(name));
     }
-    return this.only(context, ["GET", "PUT", "DELETE"], () => undefined);
+    throw methodNotAllowed(context.method);
   }
 
   private async users(context: RequestContext, rest: string[]): Promise<unknown> {
@@ -348,7 +348,7 @@ export class ManagementApi {
       }
       return void (await this.backend.deleteUser(name));
     }
-    return this.only(context, ["GET", "PUT", "DELETE"], () => undefined);
+    throw methodNotAllowed(context.method);
   }
 
   private async permissions(context: RequestContext, rest: string[]): Promise<unknown> {
@@ -378,7 +378,7 @@ export class ManagementApi {
       return void (await this.backend.setPermissions(vhost, user, body));
     }
     if (context.method === "DELETE") return void (await this.backend.clearPermissions(vhost, user));
-    return this.only(context, ["GET", "PUT", "DELETE"], () => undefined);
+    throw methodNotAllowed(context.method);
   }
 
   private selectedVhosts(vhost: string | undefined): ManagedVhost[] {
@@ -423,7 +423,7 @@ export class ManagementApi {
         });
         return undefined;
       default:
-        return this.only(context, ["GET", "PUT", "DELETE"], () => undefined);
+        throw methodNotAllowed(context.method);
     }
   }
 
@@ -467,7 +467,7 @@ export class ManagementApi {
         });
         return undefined;
       default:
-        return this.only(context, ["GET", "PUT", "DELETE"], () => undefined);
+        throw methodNotAllowed(context.method);
     }
   }
 

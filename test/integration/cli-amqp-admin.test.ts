@@ -77,6 +77,42 @@ describe("management API and CLI", { timeout: 180_000 }, () => {
     assert.equal(wrong.status, 401);
   });
 
+  test("bad input gets a clear error and the API keeps serving", async () => {
+    const vhost = encodeURIComponent("/");
+    const badJson = await api(`/api/queues/${vhost}/bad`, { method: "PUT", body: "{not json" });
+    assert.equal(badJson.status, 400);
+    assert.deepEqual(await badJson.json(), {
+      error: "bad_request",
+      reason: "body is not valid JSON",
+    });
+    const badField = await api(`/api/queues/${vhost}/bad`, {
+      method: "PUT",
+      body: JSON.stringify({ durable: "yes" }),
+    });
+    assert.equal(badField.status, 400);
+    assert.match(((await badField.json()) as { reason: string }).reason, /^durable: /);
+    const huge = await api(`/api/queues/${vhost}/bad`, {
+      method: "PUT",
+      body: JSON.stringify({ arguments: { pad: "x".repeat(1024 * 1024) } }),
+    });
+    assert.equal(huge.status, 413);
+    const badRegex = await api(`/api/permissions/${vhost}/guest`, {
+      method: "PUT",
+      body: JSON.stringify({ configure: "(", write: ".*", read: ".*" }),
+    });
+    assert.equal(badRegex.status, 400);
+    assert.equal((await api("/api/nothing-here")).status, 404);
+    assert.equal((await api("/api/vhosts", { method: "POST", body: "{}" })).status, 405);
+    assert.equal((await api(`/api/queues/${vhost}/bad`, { method: "POST" })).status, 405);
+    const badArg = await api(`/api/queues/${vhost}/bad`, {
+      method: "PUT",
+      body: JSON.stringify({ arguments: { "x-max-length": -1 } }),
+    });
+    assert.equal(badArg.status, 400);
+    assert.match(((await badArg.json()) as { reason: string }).reason, /x-max-length/);
+    assert.equal((await api("/api/overview")).status, 200);
+  });
+
   test("queues and exchanges declared by the CLI are used by amqplib, and listed back", async () => {
     await ok(["exchanges", "declare", "cli.orders", "--type", "topic"]);
     await ok(["queues", "declare", "cli.q1", "--arg", "x-max-length=5"]);
