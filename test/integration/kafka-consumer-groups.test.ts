@@ -85,15 +85,22 @@ describe("kafkajs consumer groups", () => {
     const groupId = "cg-three";
     const total = 3_000;
     await createTopic(kafka, topic, 6);
-    await produceKeyed(kafka, topic, 0, total);
+    // The last third is produced only once member-d holds partitions, so how fast the
+    // others drain the topic cannot decide whether the late member gets any records.
+    await produceKeyed(kafka, topic, 0, (2 * total) / 3);
 
     const processed = new Uint16Array(total);
     let count = 0;
     const byMember = new Map<string, number>();
     const consumers: Consumer[] = [];
+    const assigned = new Map<string, number>();
     const start = async (name: string): Promise<Consumer> => {
       const consumer = client(broker, name).consumer({ groupId, ...consumerSettings });
       consumers.push(consumer);
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        const partitions = Object.values(payload.memberAssignment).flat().length;
+        assigned.set(name, partitions);
+      });
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({
@@ -118,6 +125,8 @@ describe("kafkajs consumer groups", () => {
       consumers.splice(consumers.indexOf(first), 1);
       await until("two thirds of the records", () => count >= (2 * total) / 3, 60_000);
       await start("member-d"); // JoinGroup: a rebalance hands it a share
+      await until("member-d's assignment", () => (assigned.get("member-d") ?? 0) > 0, 60_000);
+      await produceKeyed(kafka, topic, (2 * total) / 3, total);
       await until("every record", () => count >= total, 60_000);
       await new Promise((resolve) => setTimeout(resolve, 1_000)); // room for a duplicate to show
       const twice = [...processed.entries()]
