@@ -66,9 +66,12 @@ export class BrokerProcess {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "wharf-test-"));
     const ports = options.ports ?? (await allocatePorts());
+    // WHARF_BROKER_NODE_ARGS: extra node flags for the broker only (e.g. `--cpu-prof
+    // --cpu-prof-dir=/tmp/prof` while profiling a benchmark; NODE_OPTIONS refuses those).
+    const nodeArgs = (process.env.WHARF_BROKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const child = spawn(
       process.execPath,
-      [wharfBin, "start", ...portArgs(dataDir, ports), ...(options.args ?? [])],
+      [...nodeArgs, wharfBin, "start", ...portArgs(dataDir, ports), ...(options.args ?? [])],
       {
         cwd: repoRoot,
         env: { ...process.env, WHARF_LOG_LEVEL: "info", ...options.env },

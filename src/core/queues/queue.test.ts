@@ -8,6 +8,7 @@ import {
   queueReadChunkBytes,
 } from "../../config/limits.ts";
 import { isRoutingError } from "../routing/types.ts";
+import type { QueuedMessage } from "./queue-types.ts";
 import { publish, QueueKit, settleDown, TestConsumer, text, waitFor } from "./queue-test-kit.ts";
 
 let kit: QueueKit;
@@ -606,4 +607,54 @@ test("purging a backlog keeps the relocated copy of an unacked message", async (
   const again = await queue.get(true);
   assert.equal(text(again!.message), "pinned");
   assert.equal(again!.message.redelivered, true);
+});
+
+test("transient messages to an empty queue go straight to no-ack consumers, in order with those stored meanwhile", async () => {
+  const queue = await kit.open({}, { durable: false });
+  let room = true;
+  const received: string[] = [];
+  const consumer = {
+    tag: "direct",
+    priority: 0,
+    noAck: true,
+    canTake: () => room,
+    deliver: (message: QueuedMessage) => received.push(text(message)),
+    cancelled: () => {},
+  };
+  const registration = queue.consume(consumer, { exclusive: false });
+  // Caught up and with room: delivered during the publish, nothing written.
+  for (const body of numbered(100)) publish(queue, body, { persistent: false });
+  assert.deepEqual(received, numbered(100));
+  assert.equal(queue.messagesReady, 0);
+  await settleDown();
+  assert.equal(queue.logBytes, 0, "handed-over messages are not written");
+  // No room: messages wait in the queue; later publishes queue up behind them, never ahead.
+  room = false;
+  for (const body of numbered(50, 100)) publish(queue, body, { persistent: false });
+  assert.equal(queue.messagesReady, 50);
+  room = true;
+  for (const body of numbered(50, 150)) publish(queue, body, { persistent: false });
+  registration.resume();
+  await waitFor(() => received.length === 200, "every delivery");
+  assert.deepEqual(received, numbered(200));
+  // Once empty again, hand-over resumes.
+  publish(queue, "after", { persistent: false });
+  assert.equal(received.at(-1), "after");
+});
+
+test("no direct hand-over to consumers that acknowledge, nor of persistent messages in a durable queue", async () => {
+  const durable = await kit.open({}, { durable: true });
+  const noAck = new TestConsumer("n", { noAck: true }).subscribe(durable);
+  publish(durable, "persistent", { persistent: true });
+  assert.equal(noAck.received.length, 0, "a persistent message waits for its write");
+  await waitFor(() => noAck.received.length === 1, "the persistent message");
+  publish(durable, "transient", { persistent: false });
+  assert.equal(noAck.received.length, 2, "a transient one is handed over");
+  const acking = new TestConsumer("a", { prefetch: 10 }).subscribe(durable);
+  publish(durable, "with-acker", { persistent: false });
+  assert.equal(noAck.received.length + acking.received.length, 2, "stored while one acks");
+  await waitFor(() => noAck.received.length + acking.received.length === 3, "the stored one");
+  acking.registration!.cancel();
+  publish(durable, "acker-gone", { persistent: false });
+  assert.equal(noAck.texts().at(-1), "acker-gone");
 });

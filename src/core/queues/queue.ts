@@ -39,6 +39,9 @@
  *   re-read from the floor, settled offsets are skipped, transient messages written before the
  *   restart are dropped, and messages below the "delivered up to" mark are redelivered with
  *   redelivered=true.
+ * - Direct hand-over: a message that need not survive a restart (transient, or any in a
+ *   non-durable queue), published to a queue with nothing ready whose consumers are all no-ack,
+ *   goes straight to a consumer with room; it is never written (handOver).
  * - Dispatch runs in bursts of `queueDispatchBurst` deliveries, then yields (setImmediate).
  *   Higher lanes first; requeued before new; consumers by priority, round robin among equals,
  *   each asked `canTake` first; single-active-consumer gives everything to the first one.
@@ -343,6 +346,8 @@ export class Queue implements DeliverySource {
   private readonly requeuedIds = new Set<number>();
   /** Consumers in registration order (single active consumer takes the first). */
   private slots: ConsumerSlot[] = [];
+  /** Consumers that acknowledge (not no-ack): while there are any, no direct hand-over. */
+  private ackingConsumers = 0;
   /** The same, by priority (highest first, registration order among equals). */
   private byPriority: ConsumerSlot[] = [];
   private readonly roundRobin = new Map<number, number>();
@@ -592,6 +597,19 @@ export class Queue implements DeliverySource {
     if (settings.overflow !== "drop-head" && this.full()) {
       if (settings.overflow === "reject-publish-dlx") this.deadLetter(input, "maxlen");
       return { accepted: false, durable: null };
+    }
+    if (
+      this.readyTotal === 0 &&
+      this.ackingConsumers === 0 &&
+      this.slots.length > 0 &&
+      !(this.durable && input.persistent) &&
+      !this.closed
+    ) {
+      const slot = this.pickConsumer(input.body.length);
+      if (slot) {
+        this.handOver(slot.consumer, input);
+        return { accepted: true, durable: null };
+      }
     }
     const laneIndex = Math.min(laneFor(settings, input.priority), this.lanes.length - 1);
     const lane = this.lanes[laneIndex]!;
@@ -1051,6 +1069,30 @@ export class Queue implements DeliverySource {
     return null;
   }
 
+  /**
+   * Direct hand-over (RabbitMQ does the same): a message that need not survive a restart,
+   * published to an empty queue whose consumers all settle on delivery (no-ack), goes
+   * straight to a consumer with room. Nothing is ahead of it and nothing could bring it back
+   * (no ack, no requeue), so it is never written nor read back. Its id is never settled.
+   */
+  private handOver(consumer: QueueConsumer, input: EnqueueInput): void {
+    const message: QueuedMessage = {
+      source: this,
+      id: -1,
+      exchange: input.exchange,
+      routingKey: input.routingKey,
+      propertiesBytes: input.propertiesBytes,
+      body: input.body,
+      redelivered: false,
+      deliveryCount: this.settings.deliveryLimit === undefined ? undefined : 0,
+    };
+    try {
+      consumer.deliver(message);
+    } catch (error) {
+      this.logger.error({ err: error, consumer: consumer.tag }, "consumer deliver threw");
+    }
+  }
+
   private deliver(consumer: QueueConsumer, entry: Entry): void {
     const message = this.handOut(entry, consumer.noAck);
     try {
@@ -1340,6 +1382,7 @@ export class Queue implements DeliverySource {
     }
     const slot: ConsumerSlot = { consumer, priority: consumer.priority, cancelled: false };
     this.slots.push(slot);
+    if (!consumer.noAck) this.ackingConsumers++;
     let at = this.byPriority.length;
     while (at > 0 && this.byPriority[at - 1]!.priority < slot.priority) at--;
     this.byPriority.splice(at, 0, slot);
@@ -1355,6 +1398,7 @@ export class Queue implements DeliverySource {
   private cancelConsumer(slot: ConsumerSlot): void {
     if (slot.cancelled) return;
     slot.cancelled = true;
+    if (!slot.consumer.noAck) this.ackingConsumers--;
     this.slots = this.slots.filter((other) => other !== slot);
     this.byPriority = this.byPriority.filter((other) => other !== slot);
     if (this.exclusiveSlot === slot) this.exclusiveSlot = null;
@@ -1461,6 +1505,7 @@ export class Queue implements DeliverySource {
     this.stop();
     const slots = this.slots;
     this.slots = [];
+    this.ackingConsumers = 0;
     this.byPriority = [];
     this.exclusiveSlot = null;
     for (const slot of slots) {
