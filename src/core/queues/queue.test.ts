@@ -8,8 +8,8 @@ import {
   queueReadChunkBytes,
 } from "../../config/limits.ts";
 import { isRoutingError } from "../routing/types.ts";
-import type { QueuedMessage } from "./queue-types.ts";
 import { publish, QueueKit, settleDown, TestConsumer, text, waitFor } from "./queue-test-kit.ts";
+import type { QueuedMessage } from "./queue-types.ts";
 
 let kit: QueueKit;
 
