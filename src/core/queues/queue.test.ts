@@ -658,3 +658,40 @@ test("no direct hand-over to consumers that acknowledge, nor of persistent messa
   publish(durable, "acker-gone", { persistent: false });
   assert.equal(noAck.texts().at(-1), "acker-gone");
 });
+
+test("a lane that fell behind under a flood returns to caught up and to direct hand-over, in order", async () => {
+  const queue = await kit.open({}, { durable: false });
+  let room = false;
+  const received: string[] = [];
+  const registration = queue.consume(
+    {
+      tag: "slow-then-fast",
+      priority: 0,
+      noAck: true,
+      canTake: () => room,
+      deliver: (message: QueuedMessage) => received.push(text(message)),
+      cancelled: () => {},
+    },
+    { exclusive: false },
+  );
+  const backlog = queueReadAheadMessages * 3;
+  let sent = 0;
+  for (; sent < backlog; sent++) publish(queue, `m${sent}`, { persistent: false });
+  await settleDown();
+  room = true;
+  registration.resume();
+  // Publishing goes on every turn while the backlog drains: the lane must get back to
+  // handing messages over during the publish itself.
+  let handedOver = false;
+  for (let turn = 0; turn < 2_000 && !handedOver; turn++) {
+    for (let i = 0; i < 20; i++) {
+      const before = received.length;
+      publish(queue, `m${sent++}`, { persistent: false });
+      if (received.length > before && queue.messagesReady === 0) handedOver = true;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.ok(handedOver, "direct hand-over resumed after the backlog drained");
+  await waitFor(() => received.length === sent, "every delivery");
+  assert.deepEqual(received, numbered(sent));
+});

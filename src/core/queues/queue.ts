@@ -42,7 +42,8 @@
  * - Direct hand-over: a message that need not survive a restart (transient, or any in a
  *   non-durable queue), published to a queue with nothing ready whose consumers are all no-ack,
  *   goes straight to a consumer with room; it is never written (handOver).
- * - Dispatch runs in bursts of `queueDispatchBurst` deliveries, then yields (setImmediate).
+ * - Dispatch runs in bursts of `queueDispatchBurst` deliveries plus the enqueues since the
+ *   previous burst, then yields (setImmediate).
  *   Higher lanes first; requeued before new; consumers by priority, round robin among equals,
  *   each asked `canTake` first; single-active-consumer gives everything to the first one.
  * - TTL: expired messages are dropped or dead-lettered when they reach the head of their lane
@@ -283,6 +284,17 @@ class Lane {
   caughtUp = true;
   /** Next offset to read into `ready` (when not caught up and `boundary` is null). */
   readOffset = 0;
+  /**
+   * A load read up to the log's end while appends were in flight: the append that starts at
+   * `readOffset` takes the lane back to caught up from memory (tryCatchUp).
+   */
+  catchUpPending = false;
+  /**
+   * The latest messages written while not caught up (offset order, bounded like the window):
+   * a load that reaches them takes them from here instead of reading them back.
+   */
+  writtenTail: Entry[] = [];
+  writtenTailBytes = 0;
   /** The last message kept in memory before the lane stopped being caught up. */
   boundary: Entry | null = null;
   loading: Promise<void> | null = null;
@@ -297,6 +309,8 @@ class Lane {
   readonly sealed: WriteGroup[] = [];
   sealedBytes = 0;
   flushScheduled = false;
+  /** Groups handed to the log whose append has not completed, in append order. */
+  readonly inFlightGroups: WriteGroup[] = [];
   inFlight = 0;
   inFlightBytes = 0;
   lastWrite: Promise<void> = Promise.resolve();
@@ -355,6 +369,8 @@ export class Queue implements DeliverySource {
   private readyTotal = 0;
   private bytesTotal = 0;
   private dispatchScheduled = false;
+  /** Enqueues (not handed over) since the last dispatch pass: added to its budget. */
+  private enqueuedSinceDispatch = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
   private expiryAt = Number.POSITIVE_INFINITY;
   private closed = false;
@@ -625,6 +641,7 @@ export class Queue implements DeliverySource {
     lane.readyCount++;
     lane.readyBytes += entry.body.length;
     this.readyTotal++;
+    this.enqueuedSinceDispatch++;
     this.bytesTotal += entry.body.length;
     lane.unflushed.push(entry);
     lane.unflushedBytes += entryBytes(entry);
@@ -644,6 +661,9 @@ export class Queue implements DeliverySource {
     }
     if (lane.unflushedBytes >= queueAppendGroupBytes) this.sealGroup(lane);
     this.scheduleFlush(lane);
+    if (lane.caughtUp && this.ackingConsumers === 0 && this.slots.length > 0 && !durable) {
+      this.scheduleDispatch(); // may go before its write (see dispatch)
+    }
     if (settings.overflow === "drop-head") this.enforceMaxLength();
     return { accepted: true, durable };
   }
@@ -755,9 +775,12 @@ export class Queue implements DeliverySource {
     }
     lane.inFlight++;
     lane.inFlightBytes += bytes;
+    lane.inFlightGroups.push(group);
     const written = () => {
       lane.inFlight--;
       lane.inFlightBytes -= bytes;
+      const at = lane.inFlightGroups.indexOf(group);
+      if (at >= 0) lane.inFlightGroups.splice(at, 1);
     };
     lane.lastWrite = log.append(buffer).then(
       (result) => {
@@ -767,6 +790,16 @@ export class Queue implements DeliverySource {
           entry.offset = offset++;
           if (entry.dropped) this.settle(lane, entry.offset);
         }
+        if (
+          lane.catchUpPending &&
+          lane.loading === null &&
+          lane.boundary === null &&
+          lane.readOffset === result.baseOffset
+        ) {
+          // Exactly the records the reader would read next: take them from memory instead.
+          this.tryCatchUp(lane, entries);
+        }
+        if (!lane.caughtUp) this.rememberWritten(lane, entries);
         waiter?.resolve();
         if (lane.sealed.length > 0) this.flushLane(lane);
         this.afterWrite(lane);
@@ -799,6 +832,8 @@ export class Queue implements DeliverySource {
     lane.ready.clear();
     lane.memoryBytes = 0;
     lane.caughtUp = false;
+    lane.catchUpPending = false;
+    this.forgetWritten(lane);
     lane.boundary = null;
     lane.readOffset = lane.cursor.floor;
     lane.generation++;
@@ -864,6 +899,7 @@ export class Queue implements DeliverySource {
       if (lane.readOffset < log.logStartOffset) lane.readOffset = log.logStartOffset;
       const start = lane.readOffset;
       if (start >= log.highWatermark) break;
+      if (this.adoptWrittenTail(lane, windowFull)) continue;
       const { bytes } = await log.read(start, queueReadChunkBytes);
       if (this.closed || lane.generation !== generation) return;
       if (bytes.length === 0) break;
@@ -891,14 +927,103 @@ export class Queue implements DeliverySource {
       compactLoaded(admitted, bytes.buffer.byteLength); // what they would keep alive
       if (pos === 0) break;
     }
-    if (
-      lane.readOffset >= log.highWatermark &&
-      lane.inFlight === 0 &&
-      !this.hasUnwritten(lane) &&
-      lane.boundary === null
-    ) {
-      lane.caughtUp = true;
+    if (lane.readOffset >= log.highWatermark && lane.boundary === null) {
+      // Read to the end. With appends in flight, one may have reached the log without its
+      // offsets being known here yet: the next completion (which knows them) catches up.
+      if (lane.inFlight === 0) this.tryCatchUp(lane, null);
+      else lane.catchUpPending = true;
     }
+  }
+
+  /**
+   * Takes a lane that has read everything written back to caught up: the messages not yet
+   * read (`written`, whose append just completed at `readOffset`, then those still in flight,
+   * sealed or gathered) are all in memory, so they join the window in order instead of being
+   * read back, and new enqueues join it again. Only when they fit in the window; otherwise
+   * the lane keeps reading from the log.
+   */
+  private tryCatchUp(lane: Lane, written: Entry[] | null): void {
+    const groups: Entry[][] = [];
+    if (written) groups.push(written);
+    for (const group of lane.inFlightGroups) groups.push(group.entries);
+    for (const group of lane.sealed) groups.push(group.entries);
+    groups.push(lane.unflushed);
+    let count = lane.ready.length;
+    let bytes = lane.memoryBytes;
+    for (const entries of groups) {
+      count += entries.length;
+      for (const entry of entries) bytes += entry.body.length;
+    }
+    if (count >= queueReadAheadMessages || bytes >= queueReadAheadBytes) return;
+    for (const entries of groups) {
+      for (const entry of entries) {
+        if (entry.dropped || entry.failed) continue;
+        lane.ready.push(entry);
+        lane.memoryBytes += entry.body.length;
+      }
+    }
+    if (written && written.length > 0) lane.readOffset = written.at(-1)!.offset + 1;
+    lane.caughtUp = true;
+    lane.catchUpPending = false;
+    this.forgetWritten(lane);
+  }
+
+  /** Keeps the entries of a completed append for a load to take (see `writtenTail`). */
+  private rememberWritten(lane: Lane, entries: Entry[]): void {
+    const tail = lane.writtenTail;
+    for (const entry of entries) {
+      if (entry.dropped || entry.failed) continue;
+      tail.push(entry);
+      lane.writtenTailBytes += entry.body.length;
+    }
+    let drop = 0;
+    while (
+      drop < tail.length &&
+      (tail.length - drop > queueReadAheadMessages || lane.writtenTailBytes > queueReadAheadBytes)
+    ) {
+      lane.writtenTailBytes -= tail[drop++]!.body.length;
+    }
+    if (drop > 0) tail.splice(0, drop);
+  }
+
+  private forgetWritten(lane: Lane): void {
+    lane.writtenTail = [];
+    lane.writtenTailBytes = 0;
+  }
+
+  /**
+   * Moves the remembered written entries from `readOffset` on into the window, as far as they
+   * are contiguous (offsets skipped must be relocated copies, which are not ready) and the
+   * window has room. False when the next record is not among them: read it from the log.
+   */
+  private adoptWrittenTail(lane: Lane, windowFull: () => boolean): boolean {
+    const tail = lane.writtenTail;
+    let at = 0;
+    while (at < tail.length && tail[at]!.offset < lane.readOffset) at++;
+    let taken = at;
+    for (; taken < tail.length && !windowFull(); taken++) {
+      const entry = tail[taken]!;
+      for (let gap = lane.readOffset; gap < entry.offset; gap++) {
+        if (!lane.copies.has(gap)) {
+          this.dropWrittenTail(lane, taken);
+          return taken > at;
+        }
+      }
+      if (!lane.cursor.isSettled(entry.offset)) {
+        lane.ready.push(entry);
+        lane.memoryBytes += entry.body.length;
+      }
+      lane.readOffset = entry.offset + 1;
+    }
+    this.dropWrittenTail(lane, taken);
+    return taken > at;
+  }
+
+  private dropWrittenTail(lane: Lane, count: number): void {
+    if (count === 0) return;
+    const tail = lane.writtenTail;
+    for (let i = 0; i < count; i++) lane.writtenTailBytes -= tail[i]!.body.length;
+    tail.splice(0, count);
   }
 
   private admitLoaded(lane: Lane, record: DecodedRecord): Entry | null {
@@ -1023,10 +1148,18 @@ export class Queue implements DeliverySource {
 
   private dispatch(): void {
     if (this.closed) return;
-    let budget = queueDispatchBurst;
+    // At least as many as came in since the last pass, so that a queue whose consumers keep up
+    // drains as fast as publishers fill it: with a fixed burst, two flooding publishers (each
+    // allowed amqpInputBytesPerTurn a turn) would outgrow it for good.
+    let budget = queueDispatchBurst + this.enqueuedSinceDispatch;
+    this.enqueuedSinceDispatch = 0;
+    // No-ack consumers only: a message that need not survive a restart may go before its
+    // write completes (it is settled once written), as it would have been handed over.
+    const early = this.ackingConsumers === 0;
     while (budget > 0) {
-      const head = this.peekHead(false);
+      const head = this.peekHead(early);
       if (head === null || head === WAIT) break;
+      if (head.offset < 0 && this.durable && head.persistent) break; // its write calls again
       if (this.expired(head)) {
         this.removeHead(head);
         this.deadLetter(head, "expired");
@@ -1105,13 +1238,15 @@ export class Queue implements DeliverySource {
   /** Records a message leaving the queue (settled at once with no-ack) and builds it. */
   private handOut(entry: Entry, noAck: boolean): QueuedMessage {
     const lane = this.lanes[entry.lane]!;
-    const id = entry.lane * LANE_FACTOR + entry.offset;
-    if (this.journal && entry.offset >= lane.markPersisted) {
+    const written = entry.offset >= 0;
+    // Unwritten (no-ack only, see dispatch): never settled by id; its offset is settled once known.
+    const id = written ? entry.lane * LANE_FACTOR + entry.offset : -1;
+    if (this.journal && written && entry.offset >= lane.markPersisted) {
       // Ahead of the deliveries, so that after a crash it is never behind what was sent.
       lane.markPersisted = entry.offset + queueDeliveredMarkStep;
       this.journal.write({ t: "d", l: lane.index, o: lane.markPersisted });
     }
-    if (noAck) this.settle(lane, entry.offset);
+    if (noAck) this.settleEntry(entry);
     else this.unacked.set(id, entry);
     return {
       source: this,
@@ -1347,6 +1482,7 @@ export class Queue implements DeliverySource {
     lane.readyCount++;
     lane.readyBytes += entry.body.length;
     this.readyTotal++;
+    this.enqueuedSinceDispatch++;
     this.bytesTotal += entry.body.length;
     this.scheduleDispatch();
   }
@@ -1487,6 +1623,8 @@ export class Queue implements DeliverySource {
       lane.memoryBytes = 0;
       lane.boundary = null;
       lane.generation++;
+      lane.catchUpPending = false;
+      this.forgetWritten(lane);
       lane.caughtUp = !this.hasUnwritten(lane) && lane.inFlight === 0;
       this.readyTotal -= lane.readyCount;
       this.bytesTotal -= lane.readyBytes;
