@@ -9,7 +9,7 @@ import {
 } from "../../config/limits.ts";
 import { isRoutingError } from "../routing/types.ts";
 import { publish, QueueKit, settleDown, TestConsumer, text, waitFor } from "./queue-test-kit.ts";
-import type { QueuedMessage } from "./queue-types.ts";
+import type { QueueConsumer, QueuedMessage } from "./queue-types.ts";
 
 let kit: QueueKit;
 
@@ -609,19 +609,26 @@ test("purging a backlog keeps the relocated copy of an unacked message", async (
   assert.equal(again!.message.redelivered, true);
 });
 
+/** A no-ack consumer that records bodies and has room while `room()` says so. */
+function noAckConsumer(received: string[], room: () => boolean): QueueConsumer {
+  return {
+    tag: "no-ack",
+    priority: 0,
+    noAck: true,
+    canTake: room,
+    deliver: (message: QueuedMessage) => received.push(text(message)),
+    cancelled: () => {},
+  };
+}
+
 test("transient messages to an empty queue go straight to no-ack consumers, in order with those stored meanwhile", async () => {
   const queue = await kit.open({}, { durable: false });
   let room = true;
   const received: string[] = [];
-  const consumer = {
-    tag: "direct",
-    priority: 0,
-    noAck: true,
-    canTake: () => room,
-    deliver: (message: QueuedMessage) => received.push(text(message)),
-    cancelled: () => {},
-  };
-  const registration = queue.consume(consumer, { exclusive: false });
+  const registration = queue.consume(
+    noAckConsumer(received, () => room),
+    { exclusive: false },
+  );
   // Caught up and with room: delivered during the publish, nothing written.
   for (const body of numbered(100)) publish(queue, body, { persistent: false });
   assert.deepEqual(received, numbered(100));
@@ -664,14 +671,7 @@ test("a lane that fell behind under a flood returns to caught up and to direct h
   let room = false;
   const received: string[] = [];
   const registration = queue.consume(
-    {
-      tag: "slow-then-fast",
-      priority: 0,
-      noAck: true,
-      canTake: () => room,
-      deliver: (message: QueuedMessage) => received.push(text(message)),
-      cancelled: () => {},
-    },
+    noAckConsumer(received, () => room),
     { exclusive: false },
   );
   const backlog = queueReadAheadMessages * 3;
