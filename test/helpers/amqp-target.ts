@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
+import { after, before } from "node:test";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { BrokerProcess } from "./broker-process.ts";
 
@@ -130,6 +131,27 @@ export class AmqpSession {
       // already closed by the server or by the test, or the broker did not answer
     }
   }
+}
+
+/**
+ * The usual suite set-up: before its tests, starts the target and opens one session, handed
+ * to `ready` (which may open channels on it); after them, closes the session and stops the
+ * target.
+ */
+export function useAmqpSuite(
+  ready: (target: AmqpTarget, session: AmqpSession) => void | Promise<void>,
+): void {
+  let target: AmqpTarget | undefined;
+  let session: AmqpSession | undefined;
+  before(async () => {
+    target = await startAmqpTarget();
+    session = await AmqpSession.open(target.url);
+    await ready(target, session);
+  });
+  after(async () => {
+    await session?.close();
+    await target?.stop();
+  });
 }
 
 /** Rejects if `promise` does not settle within `timeoutMs`. */

@@ -8,28 +8,20 @@
  * against RabbitMQ 3.10 (see test/helpers/amqp-target.ts).
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { Channel, Message } from "amqplib";
 import {
-  AmqpSession,
-  type AmqpTarget,
+  type AmqpSession,
   channelClosed,
   drain,
-  startAmqpTarget,
   uniqueName,
+  useAmqpSuite,
 } from "../helpers/amqp-target.ts";
 
-let target: AmqpTarget;
 let session: AmqpSession;
 
-before(async () => {
-  target = await startAmqpTarget();
-  session = await AmqpSession.open(target.url);
-});
-
-after(async () => {
-  await session?.close();
-  await target?.stop();
+useAmqpSuite((_target, opened) => {
+  session = opened;
 });
 
 // Method ids (class << 16 | method) from the AMQP 0-9-1 spec, class tx = 90.

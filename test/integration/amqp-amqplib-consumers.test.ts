@@ -5,7 +5,7 @@
  * Expectations were checked against RabbitMQ 3.10 (see test/helpers/amqp-target.ts).
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { Channel, ConfirmChannel, ConsumeMessage, Message } from "amqplib";
 import {
   AmqpSession,
@@ -15,23 +15,18 @@ import {
   eventually,
   publishConfirmed,
   sleep,
-  startAmqpTarget,
   uniqueName,
+  useAmqpSuite,
 } from "../helpers/amqp-target.ts";
 
 let target: AmqpTarget;
 let session: AmqpSession;
 let channel: ConfirmChannel;
 
-before(async () => {
-  target = await startAmqpTarget();
-  session = await AmqpSession.open(target.url);
-  channel = await session.confirmChannel();
-});
-
-after(async () => {
-  await session?.close();
-  await target?.stop();
+useAmqpSuite(async (started, opened) => {
+  target = started;
+  session = opened;
+  channel = await opened.confirmChannel();
 });
 
 async function declare(

@@ -8,28 +8,23 @@
  */
 import assert from "node:assert/strict";
 import { connect as tcpConnect } from "node:net";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { Channel } from "amqplib";
 import {
   AmqpSession,
   type AmqpTarget,
   channelClosed,
   rejectsWithCode,
-  startAmqpTarget,
   uniqueName,
+  useAmqpSuite,
 } from "../helpers/amqp-target.ts";
 
 let target: AmqpTarget;
 let session: AmqpSession;
 
-before(async () => {
-  target = await startAmqpTarget();
-  session = await AmqpSession.open(target.url);
-});
-
-after(async () => {
-  await session?.close();
-  await target?.stop();
+useAmqpSuite((started, opened) => {
+  target = started;
+  session = opened;
 });
 
 function frame(channel: number, classId: number, methodId: number, args: Buffer): Buffer {

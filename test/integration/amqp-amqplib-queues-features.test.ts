@@ -7,7 +7,7 @@
  * said otherwise); see test/helpers/amqp-target.ts.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { Channel, ConfirmChannel, ConsumeMessage, Message } from "amqplib";
 import {
   AmqpSession,
@@ -17,8 +17,8 @@ import {
   publishConfirmed,
   rejectsWithCode,
   sleep,
-  startAmqpTarget,
   uniqueName,
+  useAmqpSuite,
   wharfOnly,
 } from "../helpers/amqp-target.ts";
 
@@ -26,15 +26,10 @@ let target: AmqpTarget;
 let session: AmqpSession;
 let channel: ConfirmChannel;
 
-before(async () => {
-  target = await startAmqpTarget();
-  session = await AmqpSession.open(target.url);
-  channel = await session.confirmChannel();
-});
-
-after(async () => {
-  await session?.close();
-  await target?.stop();
+useAmqpSuite(async (started, opened) => {
+  target = started;
+  session = opened;
+  channel = await opened.confirmChannel();
 });
 
 /** Declares a queue that the test deletes afterwards. */

@@ -6,32 +6,23 @@
  * so that by the time the confirms arrive the messages are routed, then drains each queue.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { ConfirmChannel } from "amqplib";
 import {
-  AmqpSession,
-  type AmqpTarget,
   channelClosed,
   drain,
   eventually,
   type AmqpSession as Session,
-  startAmqpTarget,
   uniqueName,
+  useAmqpSuite,
 } from "../helpers/amqp-target.ts";
 
-let target: AmqpTarget;
 let session: Session;
 let channel: ConfirmChannel;
 
-before(async () => {
-  target = await startAmqpTarget();
-  session = await AmqpSession.open(target.url);
-  channel = await session.confirmChannel();
-});
-
-after(async () => {
-  await session?.close();
-  await target?.stop();
+useAmqpSuite(async (_target, opened) => {
+  session = opened;
+  channel = await opened.confirmChannel();
 });
 
 /** Declares an exclusive server-named queue per label; returns label -> queue name. */

@@ -8,7 +8,7 @@
  * Expectations were checked against RabbitMQ 3.10 (see test/helpers/amqp-target.ts).
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { ConfirmChannel, ConsumeMessage } from "amqplib";
 import { Kafka, logLevel } from "kafkajs";
 import {
@@ -18,8 +18,8 @@ import {
   publishConfirmed,
   rejectsWithCode,
   sleep,
-  startAmqpTarget,
   uniqueName,
+  useAmqpSuite,
   wharfOnly,
   withTimeout,
 } from "../helpers/amqp-target.ts";
@@ -28,15 +28,10 @@ let target: AmqpTarget;
 let session: AmqpSession;
 let channel: ConfirmChannel;
 
-before(async () => {
-  target = await startAmqpTarget();
-  session = await AmqpSession.open(target.url);
-  channel = await session.confirmChannel();
-});
-
-after(async () => {
-  await session?.close();
-  await target?.stop();
+useAmqpSuite(async (started, opened) => {
+  target = started;
+  session = opened;
+  channel = await opened.confirmChannel();
 });
 
 async function declareStream(t: { after: (fn: () => Promise<unknown>) => void }): Promise<string> {

@@ -9,14 +9,14 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
-  AmqpSession,
+  type AmqpSession,
   type AmqpTarget,
   drain,
   publishConfirmed,
-  startAmqpTarget,
   uniqueName,
+  useAmqpSuite,
 } from "../helpers/amqp-target.ts";
 import { repoRoot } from "../helpers/broker-process.ts";
 
@@ -26,14 +26,9 @@ const script = join(repoRoot, "test", "fixtures", "amqp", "pika_client.py");
 let target: AmqpTarget;
 let session: AmqpSession;
 
-before(async () => {
-  target = await startAmqpTarget();
-  session = await AmqpSession.open(target.url);
-});
-
-after(async () => {
-  await session?.close();
-  await target?.stop();
+useAmqpSuite((started, opened) => {
+  target = started;
+  session = opened;
 });
 
 interface Received {

@@ -8,28 +8,23 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
-  AmqpSession,
+  type AmqpSession,
   type AmqpTarget,
   drain,
   eventually,
   publishConfirmed,
-  startAmqpTarget,
   uniqueName,
+  useAmqpSuite,
 } from "../helpers/amqp-target.ts";
 
 let target: AmqpTarget;
 let session: AmqpSession;
 
-before(async () => {
-  target = await startAmqpTarget();
-  session = await AmqpSession.open(target.url);
-});
-
-after(async () => {
-  await session?.close();
-  await target?.stop();
+useAmqpSuite((started, opened) => {
+  target = started;
+  session = opened;
 });
 
 /** Runs one of the tools with `-u <url>` first; bounded by a timeout. */
