@@ -18,13 +18,9 @@
 import type { Logger } from "../../logging/logger.ts";
 import type { Log } from "../../storage/log.ts";
 import { defaultLogConfig } from "../../storage/log-config.ts";
+import { forEachRecord } from "../../storage/log-records.ts";
 import type { LogStore } from "../../storage/log-store.ts";
-import {
-  BATCH_LOG_OVERHEAD,
-  decodeRecords,
-  encodeBatch,
-  readBatchHeader,
-} from "../../storage/record-batch.ts";
+import { encodeBatch } from "../../storage/record-batch.ts";
 
 /** The cursor state of one lane, as a snapshot carries it. */
 export interface LaneSnapshot {
@@ -191,33 +187,17 @@ export class QueueJournal {
   }
 
   private async replay(apply: (op: JournalOp) => void): Promise<void> {
-    const log = this.log;
-    const start = log.logStartOffset;
-    let offset = start;
-    while (offset < log.highWatermark) {
-      const { bytes } = await log.read(offset, this.options.readBytes);
-      if (bytes.length === 0) break;
-      let pos = 0;
-      while (pos + BATCH_LOG_OVERHEAD <= bytes.length) {
-        const header = readBatchHeader(bytes, pos);
-        const size = header.batchLength + BATCH_LOG_OVERHEAD;
-        if (pos + size > bytes.length) break;
-        for (const record of decodeRecords(bytes, pos)) {
-          if (record.offset < start || !record.value) continue;
-          let op: JournalOp;
-          try {
-            op = JSON.parse(record.value.toString("utf8")) as JournalOp;
-          } catch (error) {
-            this.options.logger.warn({ err: error, offset: record.offset }, "bad journal record");
-            continue;
-          }
-          apply(op);
-        }
-        offset = header.baseOffset + header.lastOffsetDelta + 1;
-        pos += size;
+    await forEachRecord(this.log, this.options.readBytes, (record) => {
+      if (!record.value) return;
+      let op: JournalOp;
+      try {
+        op = JSON.parse(record.value.toString("utf8")) as JournalOp;
+      } catch (error) {
+        this.options.logger.warn({ err: error, offset: record.offset }, "bad journal record");
+        return;
       }
-      if (pos === 0) break;
-    }
+      apply(op);
+    });
   }
 }
 

@@ -28,14 +28,9 @@ import {
 import type { Logger } from "../../logging/logger.ts";
 import type { Log } from "../../storage/log.ts";
 import { defaultLogConfig } from "../../storage/log-config.ts";
+import { forEachRecord } from "../../storage/log-records.ts";
 import type { LogStore } from "../../storage/log-store.ts";
-import {
-  BATCH_LOG_OVERHEAD,
-  decodeRecords,
-  encodeBatch,
-  type RecordInput,
-  readBatchHeader,
-} from "../../storage/record-batch.ts";
+import { encodeBatch, type RecordInput } from "../../storage/record-batch.ts";
 
 export const streamJournalLogName = "__redis_streams";
 
@@ -130,42 +125,26 @@ export class StateJournal {
   }
 
   private async replay(apply: (op: JournalOp) => void): Promise<void> {
-    const log = this.log;
-    const start = log.logStartOffset;
-    let offset = start;
     let records = 0;
     let skipped = 0;
-    while (offset < log.highWatermark) {
-      const { bytes } = await log.read(offset, replayReadBytes);
-      if (bytes.length === 0) break;
-      let pos = 0;
-      while (pos + BATCH_LOG_OVERHEAD <= bytes.length) {
-        const header = readBatchHeader(bytes, pos);
-        const size = header.batchLength + BATCH_LOG_OVERHEAD;
-        if (pos + size > bytes.length) break;
-        for (const record of decodeRecords(bytes, pos)) {
-          if (record.offset < start || !record.value) continue;
-          let op: JournalOp;
-          try {
-            op = JSON.parse(record.value.toString("utf8")) as JournalOp;
-          } catch (error) {
-            skipped++;
-            this.options.logger.warn(
-              { err: error, offset: record.offset },
-              "unreadable journal record",
-            );
-            continue;
-          }
-          apply(op);
-          records++;
-        }
-        offset = header.baseOffset + header.lastOffsetDelta + 1;
-        pos += size;
+    await forEachRecord(this.log, replayReadBytes, (record) => {
+      if (!record.value) return;
+      let op: JournalOp;
+      try {
+        op = JSON.parse(record.value.toString("utf8")) as JournalOp;
+      } catch (error) {
+        skipped++;
+        this.options.logger.warn(
+          { err: error, offset: record.offset },
+          "unreadable journal record",
+        );
+        return;
       }
-      if (pos === 0) break;
-    }
+      apply(op);
+      records++;
+    });
     this.options.logger.info(
-      { records, skipped, logBytes: log.sizeBytes },
+      { records, skipped, logBytes: this.log.sizeBytes },
       "redis streams state loaded",
     );
   }

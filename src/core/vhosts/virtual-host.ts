@@ -579,13 +579,8 @@ export class VirtualHost implements VirtualHostApi {
         return durable;
       }
       const rs = this.rs("exchange", name);
-      const field = (key: string, current: string | boolean, received: string | boolean) => {
-        if (current !== received)
-          throw new RoutingError(
-            "PRECONDITION_FAILED",
-            `inequivalent arg '${key}' for ${rs}: received '${received}' but current is '${current}'`,
-          );
-      };
+      const field = (key: string, current: string | boolean, received: string | boolean) =>
+        requireEquivalent(rs, key, current, received);
       field("type", existing.type, type);
       field("durable", existing.durable, durable);
       field("auto_delete", existing.autoDelete, autoDelete);
@@ -871,13 +866,8 @@ export class VirtualHost implements VirtualHostApi {
     args: FieldTable,
   ): void {
     const rs = this.rs("queue", entry.name);
-    const field = (key: string, current: boolean, received: boolean) => {
-      if (current !== received)
-        throw new RoutingError(
-          "PRECONDITION_FAILED",
-          `inequivalent arg '${key}' for ${rs}: received '${received}' but current is '${current}'`,
-        );
-    };
+    const field = (key: string, current: boolean, received: boolean) =>
+      requireEquivalent(rs, key, current, received);
     field("durable", entry.durable, durable);
     field("auto_delete", entry.autoDelete, autoDelete);
     // Strict exclusive access: the owner must match, "no owner" included.
@@ -1496,4 +1486,19 @@ function allAck(waits: Promise<"ack" | "nack">[]): Promise<"ack" | "nack"> {
     };
     for (const wait of waits) wait.then(settle);
   });
+}
+
+/** RabbitMQ's 406 for a redeclaration whose flag or type differs from the existing one. */
+function requireEquivalent(
+  resource: string,
+  key: string,
+  current: string | boolean,
+  received: string | boolean,
+): void {
+  if (current !== received) {
+    throw new RoutingError(
+      "PRECONDITION_FAILED",
+      `inequivalent arg '${key}' for ${resource}: received '${received}' but current is '${current}'`,
+    );
+  }
 }
