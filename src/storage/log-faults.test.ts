@@ -104,6 +104,42 @@ describe("write faults during append", () => {
     await log.close();
   });
 
+  test("onWritten reports the provisional offsets before the fdatasync; a failed one reuses them", async () => {
+    const dir = freshDir();
+    const fileSystem = new FaultyFileSystem();
+    const log = await Log.open(dir, testConfig(), { fileSystem });
+    await fill(log, "a", 2);
+    const events: string[] = [];
+    fileSystem.fault = async (operation, path) => {
+      if (operation === "datasync" && path.endsWith(".log")) events.push("datasync");
+    };
+    const ok = await log.append(labelledBatch("b", 2), {
+      onWritten: (base) => events.push(`written ${base}`),
+    });
+    events.push(`resolved ${ok.baseOffset}`);
+    assert.deepEqual(events, ["written 4", "datasync", "resolved 4"]);
+    // Written, then the fdatasync fails: written was reported, the append is rejected and the
+    // offsets go to the next append.
+    events.length = 0;
+    fileSystem.failWhen("datasync", "EIO", ".log");
+    await assert.rejects(
+      log.append(labelledBatch("lost", 2), { onWritten: (base) => events.push(`written ${base}`) }),
+      code("WHARF_STORAGE_IO"),
+    );
+    assert.deepEqual(events, ["written 6"]);
+    // A failed write reports nothing.
+    events.length = 0;
+    fileSystem.failWhen("writev", "ENOSPC", ".log");
+    await assert.rejects(
+      log.append(labelledBatch("full", 2), { onWritten: (base) => events.push(`written ${base}`) }),
+      code("WHARF_STORAGE_FULL"),
+    );
+    assert.deepEqual(events, []);
+    fileSystem.fault = null;
+    assert.equal((await log.append(labelledBatch("c", 2))).baseOffset, 6);
+    await log.close();
+  });
+
   test("EROFS and EACCES map to WHARF_STORAGE_READ_ONLY", async () => {
     const fileSystem = new FaultyFileSystem();
     const log = await Log.open(freshDir(), testConfig(), { fileSystem });

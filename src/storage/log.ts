@@ -102,6 +102,13 @@ export interface AppendOptions {
   leaderEpoch?: number;
   /** Apply producer rules on top of integrity checks (record count, offset deltas). */
   fromProducer?: boolean;
+  /**
+   * Called with the base offset once this append's bytes are in the file, before its
+   * fdatasync (fsync mode) has completed; not called when the write fails. Until the promise
+   * resolves the offsets are provisional: if the round's fdatasync (or an earlier round's
+   * write or fdatasync) fails, the append is rejected and its offsets are handed out again.
+   */
+  onWritten?: (baseOffset: number) => void;
 }
 
 export interface AppendResult {
@@ -145,6 +152,7 @@ class PendingAppend implements QueuedAppend {
     readonly logAppendTime: number,
     private readonly onResolve: (result: AppendResult) => void,
     private readonly onReject: (error: unknown) => void,
+    readonly onWritten: ((baseOffset: number) => void) | undefined,
   ) {}
 
   get bytes(): number {
@@ -366,7 +374,15 @@ export class Log {
       );
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      const pending = new PendingAppend(batches, spans, epoch, this.now(), resolve, reject);
+      const pending = new PendingAppend(
+        batches,
+        spans,
+        epoch,
+        this.now(),
+        resolve,
+        reject,
+        options.onWritten,
+      );
       this.writer.enqueue(pending); // throws WHARF_APPEND_QUEUE_FULL into the promise
     });
   }
@@ -532,8 +548,10 @@ export class Log {
     let nextOffset = firstOffset;
     let epochsChanged = false;
     let batches = 0;
+    let watched = false;
     for (let i = start; i < end; i++) {
       const append = round[i]!;
+      watched ||= append.onWritten !== undefined;
       if (append.leaderEpoch !== undefined && append.leaderEpoch > this.epochCache.latestEpoch) {
         epochsChanged = this.epochCache.assign(append.leaderEpoch, nextOffset) || epochsChanged;
       }
@@ -567,6 +585,18 @@ export class Log {
       }
     })();
     this.writeChain = written.then(noop, noop);
+    if (watched) {
+      written.then(() => {
+        for (let i = start; i < end; i++) {
+          const append = round[i]!;
+          try {
+            append.onWritten?.(append.baseOffset);
+          } catch (error) {
+            this.logger.error({ err: error }, "append onWritten callback threw");
+          }
+        }
+      }, noop);
+    }
     const io = fsync ? written.then(() => handle.datasync()) : written;
     const entry: InFlightRound = {
       segment,

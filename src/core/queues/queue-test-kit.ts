@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../logging/logger.ts";
+import type { FileSystem } from "../../storage/file-system.ts";
 import { LogStore } from "../../storage/log-store.ts";
 import type { FieldTable } from "../routing/types.ts";
 import {
@@ -22,8 +23,14 @@ export class QueueKit {
   clock = 1_000_000;
   unused = 0;
 
+  /** `fileSystem`: the store's (e.g. a FaultyFileSystem); the real one by default. */
+  constructor(private readonly fileSystem?: FileSystem) {}
+
   async openStore(): Promise<LogStore> {
-    this.logStore = await LogStore.open(this.dir, { retentionCheckIntervalMs: 0 });
+    this.logStore = await LogStore.open(this.dir, {
+      retentionCheckIntervalMs: 0,
+      fileSystem: this.fileSystem,
+    });
     return this.logStore;
   }
 

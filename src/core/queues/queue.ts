@@ -177,6 +177,13 @@ class Entry implements StoredMessage {
   returns = 0;
   /** Settled before its offset was known: settle the offset once written. */
   dropped = false;
+  /**
+   * In the lane log with its fdatasync pending: the offset it was written at (-1: not
+   * written). Provisional: if the append fails after all, the log hands the offset out again.
+   */
+  writtenAt = -1;
+  /** Handed to an acking consumer before its offset was known: the id it got last (else 0). */
+  earlyId = 0;
   /** Its append failed: it never existed. */
   failed = false;
   /** Unacked and relocated: the entry whose offset holds the live copy (else this one). */
@@ -227,6 +234,11 @@ class Deque<T> {
 
   push(item: T): void {
     this.items.push(item);
+  }
+
+  unshift(item: T): void {
+    if (this.head > 0) this.items[--this.head] = item;
+    else this.items.unshift(item);
   }
 
   peek(): T | undefined {
@@ -357,6 +369,13 @@ export class Queue implements DeliverySource {
   private lanes: Lane[] = [];
   private journal: QueueJournal | null = null;
   private readonly unacked = new Map<number, Entry>();
+  /**
+   * Ids handed out before the offset was known (see handOut), once it is: early id → the
+   * offset's id the message is now unacked under. One per such unacked message.
+   */
+  private readonly earlyAliases = new Map<number, number>();
+  /** The next early id: negative, below the -1 of unsettleable deliveries, never reused. */
+  private nextEarlyId = -2;
   private readonly requeuedIds = new Set<number>();
   /** Consumers in registration order (single active consumer takes the first). */
   private slots: ConsumerSlot[] = [];
@@ -782,13 +801,19 @@ export class Queue implements DeliverySource {
       const at = lane.inFlightGroups.indexOf(group);
       if (at >= 0) lane.inFlightGroups.splice(at, 1);
     };
-    lane.lastWrite = log.append(buffer).then(
+    const onWritten = (baseOffset: number) => {
+      let offset = baseOffset;
+      for (const entry of entries) entry.writtenAt = offset++;
+      if (this.slots.length > 0) this.scheduleDispatch(); // they may go now (see dispatch)
+    };
+    lane.lastWrite = log.append(buffer, { onWritten }).then(
       (result) => {
         written();
         let offset = result.baseOffset;
         for (const entry of entries) {
           entry.offset = offset++;
           if (entry.dropped) this.settle(lane, entry.offset);
+          else if (entry.earlyId !== 0) this.earlyDeliveryDurable(lane, entry);
         }
         if (
           lane.catchUpPending &&
@@ -822,6 +847,14 @@ export class Queue implements DeliverySource {
     this.logger.error({ err: error, messages: entries.length }, "queue append failed");
     for (const entry of entries) {
       entry.failed = true;
+      if (entry.earlyId !== 0) {
+        // Delivered while its write was pending: that delivery settles nothing now (its early
+        // id is never reused, and no offset's id stands for it). Given back, it was ready.
+        if (this.unacked.get(entry.earlyId) === entry) this.unacked.delete(entry.earlyId);
+        else if (!entry.dropped) this.countRemoved(lane, entry);
+        entry.dropped = true;
+        continue;
+      }
       if (entry.dropped) continue;
       entry.dropped = true;
       this.countRemoved(lane, entry);
@@ -957,7 +990,7 @@ export class Queue implements DeliverySource {
     if (count >= queueReadAheadMessages || bytes >= queueReadAheadBytes) return;
     for (const entries of groups) {
       for (const entry of entries) {
-        if (entry.dropped || entry.failed) continue;
+        if (entry.dropped || entry.failed || entry.earlyId !== 0) continue;
         lane.ready.push(entry);
         lane.memoryBytes += entry.body.length;
       }
@@ -972,7 +1005,7 @@ export class Queue implements DeliverySource {
   private rememberWritten(lane: Lane, entries: Entry[]): void {
     const tail = lane.writtenTail;
     for (const entry of entries) {
-      if (entry.dropped || entry.failed) continue;
+      if (entry.dropped || entry.failed || entry.earlyId !== 0) continue;
       tail.push(entry);
       lane.writtenTailBytes += entry.body.length;
     }
@@ -1084,7 +1117,7 @@ export class Queue implements DeliverySource {
       const requeued = lane.requeued[0];
       if (requeued) return requeued;
       const head = lane.ready.peek();
-      if (head) return head.offset < 0 && !unwritten ? WAIT : head;
+      if (head) return head.offset < 0 && head.writtenAt < 0 && !unwritten ? WAIT : head;
       if (
         lane.caughtUp &&
         lane.inFlight === 0 &&
@@ -1159,7 +1192,9 @@ export class Queue implements DeliverySource {
     while (budget > 0) {
       const head = this.peekHead(early);
       if (head === null || head === WAIT) break;
-      if (head.offset < 0 && this.durable && head.persistent) break; // its write calls again
+      // A persistent message of a durable queue goes once written (its write calls again), as
+      // RabbitMQ's does: before its fdatasync; the publisher's confirm still waits for it.
+      if (head.offset < 0 && head.writtenAt < 0 && this.durable && head.persistent) break;
       if (this.expired(head)) {
         this.removeHead(head);
         this.deadLetter(head, "expired");
@@ -1235,15 +1270,23 @@ export class Queue implements DeliverySource {
     }
   }
 
-  /** Records a message leaving the queue (settled at once with no-ack) and builds it. */
+  /**
+   * Records a message leaving the queue (settled at once with no-ack) and builds it. Before
+   * its append completed, its offset is not final (a failed fdatasync hands it out again), so
+   * its id is not the offset's: -1 with no-ack (never settled by id; its offset is settled
+   * once known), else a fresh early id (see earlyDeliveryDurable).
+   */
   private handOut(entry: Entry, noAck: boolean): QueuedMessage {
     const lane = this.lanes[entry.lane]!;
-    const written = entry.offset >= 0;
-    // Unwritten (no-ack only, see dispatch): never settled by id; its offset is settled once known.
-    const id = written ? entry.lane * LANE_FACTOR + entry.offset : -1;
-    if (this.journal && written && entry.offset >= lane.markPersisted) {
-      // Ahead of the deliveries, so that after a crash it is never behind what was sent.
-      lane.markPersisted = entry.offset + queueDeliveredMarkStep;
+    const durable = entry.offset >= 0;
+    let id = -1;
+    if (durable) id = entry.lane * LANE_FACTOR + entry.offset;
+    else if (!noAck) id = entry.earlyId = this.nextEarlyId--;
+    const offset = durable ? entry.offset : entry.writtenAt;
+    if (this.journal && offset >= 0 && offset >= lane.markPersisted) {
+      // Ahead of the deliveries, so that after a crash it is never behind what was sent (a
+      // provisional offset given out again leaves it further ahead: only more redelivered).
+      lane.markPersisted = offset + queueDeliveredMarkStep;
       this.journal.write({ t: "d", l: lane.index, o: lane.markPersisted });
     }
     if (noAck) this.settleEntry(entry);
@@ -1405,6 +1448,10 @@ export class Queue implements DeliverySource {
   private settleUnacked(lane: Lane, entry: Entry): void {
     entry.pending = null; // a copy still being written settles itself
     const live = entry.current;
+    if (live.offset < 0) {
+      live.dropped = true; // delivered before its append completed: settled once it does
+      return;
+    }
     if (live !== entry) lane.copies.delete(live.offset);
     this.settle(lane, live.offset);
   }
@@ -1437,7 +1484,34 @@ export class Queue implements DeliverySource {
       });
   }
 
+  /**
+   * An early-delivered message's append completed: from now on it is unacked under its
+   * offset's id (a load that re-reads the offset skips it), reached through its early id.
+   * Given back meanwhile (it is ready again), its return count can be journaled now.
+   */
+  private earlyDeliveryDurable(lane: Lane, entry: Entry): void {
+    const early = entry.earlyId;
+    if (this.unacked.get(early) === entry) {
+      const id = lane.index * LANE_FACTOR + entry.offset;
+      this.unacked.delete(early);
+      this.unacked.set(id, entry);
+      this.earlyAliases.set(early, id);
+    } else if (entry.returns > 0 && this.settings.deliveryLimit !== undefined && this.journal) {
+      this.journal.write({ t: "c", l: lane.index, o: entry.offset, n: entry.returns });
+    }
+  }
+
+  /** The id a message is unacked under, for the id its consumer got. */
+  private unackedId(id: number): number {
+    if (id >= -1) return id;
+    const alias = this.earlyAliases.get(id);
+    if (alias === undefined) return id;
+    this.earlyAliases.delete(id);
+    return alias;
+  }
+
   ack(id: number): void {
+    id = this.unackedId(id);
     const entry = this.unacked.get(id);
     if (!entry) return;
     this.unacked.delete(id);
@@ -1445,6 +1519,7 @@ export class Queue implements DeliverySource {
   }
 
   reject(id: number, requeue: boolean): void {
+    id = this.unackedId(id);
     let entry = this.unacked.get(id);
     if (!entry) return;
     this.unacked.delete(id);
@@ -1463,14 +1538,29 @@ export class Queue implements DeliverySource {
       this.settleUnacked(lane, entry);
       return;
     }
+    if (entry.offset < 0) {
+      // Delivered before its append completed (see handOut): back to the head of the window,
+      // where it came from (everything there is behind it).
+      entry.returns = returns;
+      entry.redelivered = true;
+      lane.ready.unshift(entry);
+      lane.memoryBytes += entry.body.length;
+      this.countReady(lane, entry);
+      return;
+    }
     // A relocated message goes back as its live copy (a new offset, so a new id).
     entry.pending = null;
     const live = entry.current;
     if (live !== entry) lane.copies.delete(live.offset);
     entry = live;
     entry.returns = returns;
-    id = entry.lane * LANE_FACTOR + entry.offset;
-    if (limit !== undefined && this.journal) {
+    this.requeue(lane, entry);
+  }
+
+  /** Puts a message given back among the lane's requeued ones, in offset order. */
+  private requeue(lane: Lane, entry: Entry): void {
+    const id = entry.lane * LANE_FACTOR + entry.offset;
+    if (this.settings.deliveryLimit !== undefined && this.journal) {
       this.journal.write({ t: "c", l: lane.index, o: entry.offset, n: entry.returns });
     }
     entry.redelivered = true;
@@ -1479,6 +1569,11 @@ export class Queue implements DeliverySource {
     while (at > 0 && requeued[at - 1]!.offset > entry.offset) at--;
     requeued.splice(at, 0, entry);
     this.requeuedIds.add(id);
+    this.countReady(lane, entry);
+  }
+
+  /** A message given back is ready again. */
+  private countReady(lane: Lane, entry: Entry): void {
     lane.readyCount++;
     lane.readyBytes += entry.body.length;
     this.readyTotal++;
@@ -1657,6 +1752,7 @@ export class Queue implements DeliverySource {
     await this.finishWrites();
     await this.journal?.close();
     this.unacked.clear();
+    this.earlyAliases.clear();
     this.requeuedIds.clear();
     await Queue.deleteLogs(this.logStore, this.logPrefix);
   }
