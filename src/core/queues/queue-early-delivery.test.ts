@@ -62,13 +62,22 @@ function publishAll(queue: Awaited<ReturnType<QueueKit["open"]>>, bodies: string
   return confirms;
 }
 
-test("written persistent messages reach an acking consumer before their fdatasync; acks wait for it", async () => {
+/**
+ * A durable queue whose lane log is open (one message published, delivered and acked) and
+ * its acking consumer, which has received that first message ("warm").
+ */
+async function durableQueueWithConsumer(prefetch?: number) {
   const queue = await kit.open({}, { durable: true });
-  publishAll(queue, ["warm"]); // opens the lane log
-  const consumer = new TestConsumer("c").subscribe(queue);
+  publishAll(queue, ["warm"]);
+  const consumer = new TestConsumer("c", { prefetch }).subscribe(queue);
   await waitFor(() => consumer.received.length === 1, "the first delivery");
   consumer.settle(consumer.received[0]!);
   await settleDown();
+  return { queue, consumer };
+}
+
+test("written persistent messages reach an acking consumer before their fdatasync; acks wait for it", async () => {
+  const { queue, consumer } = await durableQueueWithConsumer();
 
   syncs.holding = true;
   const confirms = publishAll(queue, ["a", "b"]);
@@ -93,12 +102,7 @@ test("written persistent messages reach an acking consumer before their fdatasyn
 });
 
 test("a failed fdatasync voids early deliveries: a stale ack never settles the offset's next message", async () => {
-  const queue = await kit.open({}, { durable: true });
-  publishAll(queue, ["warm"]);
-  const consumer = new TestConsumer("c").subscribe(queue);
-  await waitFor(() => consumer.received.length === 1, "the first delivery");
-  consumer.settle(consumer.received[0]!);
-  await settleDown();
+  const { queue, consumer } = await durableQueueWithConsumer();
 
   syncs.holding = true;
   const confirms = publishAll(queue, ["lost1", "lost2"]);
@@ -133,12 +137,7 @@ test("a failed fdatasync voids early deliveries: a stale ack never settles the o
 });
 
 test("a message given back before its fdatasync goes back to the head, redelivered under a new id", async () => {
-  const queue = await kit.open({}, { durable: true });
-  publishAll(queue, ["warm"]);
-  const consumer = new TestConsumer("c", { prefetch: 1 }).subscribe(queue);
-  await waitFor(() => consumer.received.length === 1, "the first delivery");
-  consumer.settle(consumer.received[0]!);
-  await settleDown();
+  const { queue, consumer } = await durableQueueWithConsumer(1);
 
   syncs.holding = true;
   publishAll(queue, ["x", "y"]);
