@@ -11,16 +11,28 @@ import {
   readBatchHeader,
 } from "./record-batch.ts";
 
-/** Calls `visit` for every record from the log's start offset on, in offset order. */
+/**
+ * Calls `visit` for every record from the log's start offset on, in offset order. A read that
+ * fails goes to `resumeAfterReadError` when given: the offset to go on from, or null to throw.
+ */
 export async function forEachRecord(
   log: Log,
   chunkBytes: number,
   visit: (record: DecodedRecord) => void,
+  resumeAfterReadError?: (error: unknown, offset: number) => number | null,
 ): Promise<void> {
   const start = log.logStartOffset;
   let offset = start;
   while (offset < log.highWatermark) {
-    const { bytes } = await log.read(offset, chunkBytes);
+    let bytes: Buffer;
+    try {
+      ({ bytes } = await log.read(offset, chunkBytes));
+    } catch (error) {
+      const resume = resumeAfterReadError?.(error, offset) ?? null;
+      if (resume === null) throw error;
+      offset = resume;
+      continue;
+    }
     if (bytes.length === 0) break;
     let pos = 0;
     while (pos + BATCH_LOG_OVERHEAD <= bytes.length) {
@@ -33,6 +45,6 @@ export async function forEachRecord(
       offset = header.baseOffset + header.lastOffsetDelta + 1;
       pos += size;
     }
-    if (pos === 0) break;
+    if (pos === 0) break; // no whole batch: nothing more is readable
   }
 }

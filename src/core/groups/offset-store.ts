@@ -32,14 +32,9 @@ import { isWharfError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/logger.ts";
 import type { Log } from "../../storage/log.ts";
 import { defaultLogConfig } from "../../storage/log-config.ts";
+import { forEachRecord } from "../../storage/log-records.ts";
 import type { LogStore } from "../../storage/log-store.ts";
-import {
-  BATCH_LOG_OVERHEAD,
-  decodeRecords,
-  encodeBatch,
-  type RecordInput,
-  readBatchHeader,
-} from "../../storage/record-batch.ts";
+import { encodeBatch, type RecordInput } from "../../storage/record-batch.ts";
 import {
   decodeOffsetKey,
   decodeOffsetValue,
@@ -268,42 +263,27 @@ export class OffsetStore {
 
   private async replay(): Promise<void> {
     const log = this.log;
-    const start = log.logStartOffset;
-    let offset = start;
     let records = 0;
     let skipped = 0;
-    while (offset < log.highWatermark) {
-      let bytes: Buffer;
-      try {
-        ({ bytes } = await log.read(offset, replayReadBytes));
-      } catch (error) {
+    await forEachRecord(
+      log,
+      replayReadBytes,
+      (record) => {
+        if (this.replayRecord(record.key, record.value)) records++;
+        else skipped++;
+      },
+      (error, offset) => {
         const range = isWharfError(error, "WHARF_DATA_CORRUPT")
           ? log.corruptRanges().find((r) => r.startOffset <= offset && offset < r.endOffset)
           : undefined;
-        if (!range) throw error;
+        if (!range) return null;
         this.options.logger.error(
           { range },
           "committed offsets lost to a corrupt range of the offsets log",
         );
-        offset = range.endOffset;
-        continue;
-      }
-      if (bytes.length === 0) break;
-      let pos = 0;
-      while (pos + BATCH_LOG_OVERHEAD <= bytes.length) {
-        const header = readBatchHeader(bytes, pos);
-        const size = header.batchLength + BATCH_LOG_OVERHEAD;
-        if (pos + size > bytes.length) break;
-        for (const record of decodeRecords(bytes, pos)) {
-          if (record.offset < start) continue;
-          if (this.replayRecord(record.key, record.value)) records++;
-          else skipped++;
-        }
-        offset = header.baseOffset + header.lastOffsetDelta + 1;
-        pos += size;
-      }
-      if (pos === 0) break; // no whole batch: nothing more is readable
-    }
+        return range.endOffset;
+      },
+    );
     this.options.logger.info(
       {
         groups: this.groups.size,
