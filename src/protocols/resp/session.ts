@@ -12,11 +12,14 @@
  * As in Redis, a message a client receives because of its own PUBLISH comes before the
  * PUBLISH reply.
  *
- * Batching. Output is flushed at the end of the 'data' callback that produced it, or on
- * `process.nextTick` when produced elsewhere (a promise settling): every reply and message
- * produced by one received chunk (all its commands; one publisher's pipeline of PUBLISH to
- * every subscriber) leaves in one corked write per connection. Sessions with output due
- * share one queue (`flushQueued`).
+ * Batching. Output produced by received bytes is flushed by one `setImmediate` after the poll
+ * phase that read them, as Redis writes its replies before it sleeps: every connection that
+ * was readable in this turn of the event loop is read and run first, then every reply and
+ * message leaves in one corked write per connection, in one burst of writes. (Writing each
+ * connection's reply as soon as its bytes were run interleaves reads and writes, and a peer
+ * woken by each write costs more: measured 19 -> 15.6 us of server CPU per unpipelined
+ * PUBLISH, see bench/RESULTS.md.) Output produced elsewhere (a promise settling) is flushed
+ * on `process.nextTick`. Sessions with output due share one queue (`flushQueued`).
  *
  * PUBLISH fast path. A publisher's requests are almost all `*3 $7 PUBLISH ...`: `pump` asks
  * the parser for one first (`RespParser.nextPublish`: channel and message as ranges of the
@@ -255,8 +258,10 @@ export class RespSession implements ChannelSink, RespClient {
     } finally {
       reading--;
     }
-    // The output of this chunk (replies, deliveries to subscribers) leaves now, not a tick later.
-    if (reading === 0 && flushQueue.length > 0) flushQueued();
+    // The output of this chunk (replies, deliveries to subscribers) leaves after the poll phase.
+    if (reading === 0 && flushQueue.length > 0 && !flushImmediate) {
+      flushImmediate = setImmediate(flushAfterPoll);
+    }
   }
 
   private onDrain(): void {
@@ -457,7 +462,7 @@ export class RespSession implements ChannelSink, RespClient {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     flushQueue.push(this);
-    if (flushQueue.length === 1 && reading === 0) process.nextTick(flushQueued);
+    if (flushQueue.length === 1 && reading === 0 && !flushImmediate) process.nextTick(flushQueued);
   }
 
   /** Writes everything that is due, in order, corked (called by `flushQueued`). */
@@ -567,8 +572,15 @@ export class RespSession implements ChannelSink, RespClient {
  * flushed in the same pass.
  */
 const flushQueue: RespSession[] = [];
-/** Nonzero while a session handles received bytes: `onData` flushes the queue at its end. */
+/** Nonzero while a session handles received bytes (its output waits for `flushAfterPoll`). */
 let reading = 0;
+/** The `setImmediate` that flushes the output of this poll phase's reads, while one is due. */
+let flushImmediate: NodeJS.Immediate | null = null;
+
+function flushAfterPoll(): void {
+  flushImmediate = null;
+  flushQueued();
+}
 
 function flushQueued(): void {
   for (let i = 0; i < flushQueue.length; i++) flushQueue[i]!.flush();
