@@ -95,13 +95,15 @@ export function encodeEntryBatch(entries: readonly EntryToEncode[]): Buffer {
     buffer[pos++] = 0; // record attributes
     pos = writeVarlong(buffer, pos, entry.timestamp - baseTimestamp);
     pos = writeVarlong(buffer, pos, i);
-    pos = writeVarlong(buffer, pos, entry.idText.length);
-    pos += buffer.write(entry.idText, pos, "latin1");
+    const idText = entry.idText;
+    pos = writeVarlong(buffer, pos, idText.length);
+    for (let c = 0; c < idText.length; c++) buffer[pos++] = idText.charCodeAt(c); // ASCII
     buffer[pos++] = 1; // value length -1 (zigzag)
     pos = writeVarlong(buffer, pos, entry.fields.length / 2);
     for (const field of entry.fields) {
       pos = writeVarlong(buffer, pos, field.length);
-      pos += field.copy(buffer, pos);
+      buffer.set(field, pos);
+      pos += field.length;
     }
   }
   if (pos !== total) throw new Error(`encodeEntryBatch: wrote ${pos} of ${total} bytes`);

@@ -68,7 +68,7 @@ import {
 } from "./stream-reads.ts";
 import {
   checkpointToJson,
-  type PendingAdd,
+  PendingAddBatch,
   type PendingEntry,
   type StreamGroup,
   type StreamState,
@@ -490,8 +490,10 @@ export class RedisStreams {
     for (let attempt = 1; ; attempt++) {
       if (!state.appendLock.tryLock()) await state.appendLock.lock();
       let id: StreamId;
+      let idText: string;
       let timestamp: number;
-      let appended: Promise<number>;
+      let batch: PendingAddBatch;
+      let position: number;
       try {
         // Records of other producers not indexed yet would make the chosen id void.
         if (partition.highWatermark - index.tailOffset > state.unobserved) await index.catchUp();
@@ -503,15 +505,24 @@ export class RedisStreams {
         }
         timestamp = this.now();
         id = nextEntryId(last, request.id, timestamp);
+        idText = formatId(id);
         state.lastAssigned = id;
         state.unobserved++;
-        appended = this.enqueueAdd(target, formatId(id), request.fields, timestamp);
+        const entry = { idText, fields: request.fields, timestamp };
+        const bytes = entryEncodedBytes(idText, request.fields);
+        batch = this.openBatch(target, bytes);
+        position = batch.entries.push(entry) - 1;
+        batch.bytes += bytes;
+        // A large entry goes alone, so that a batch too large for the topic fails only itself.
+        if (bytes > streamAddSoloBytes) this.flushAdds(target);
       } finally {
         state.appendLock.unlock();
       }
-      let actual: StreamId | null;
+      let actual: StreamId | null | undefined;
       try {
-        actual = await index.observeAppended(await appended, id, timestamp);
+        const offset = (await batch.appended) + position;
+        actual = index.observeAppendedAtTail(offset, id, timestamp);
+        if (actual === undefined) actual = await index.observeAppended(offset, id, timestamp);
       } finally {
         if (--state.unobserved === 0) {
           for (const resolve of state.drainWaiters.splice(0)) resolve();
@@ -519,7 +530,7 @@ export class RedisStreams {
       }
       if (actual !== null && compareIds(actual, id) === 0) {
         if (request.trim) await this.trim(target, request.trim);
-        return formatId(id);
+        return idText;
       }
       // Another producer's record got the id range first (see the header).
       if (request.id.kind === "explicit" || attempt >= 16) throw equalOrSmallerError();
@@ -527,61 +538,43 @@ export class RedisStreams {
   }
 
   /**
-   * Queues an entry (its id chosen) for its stream's next batch and resolves with its offset
-   * once appended. XADDs that arrive in the same turn of the event loop (pipelined, or from
-   * many clients) share one batch and one append; the batch goes out on `setImmediate`, after
-   * the socket reads of this turn. Batches are appended in the order they were started, so
-   * offsets follow ids.
+   * The batch the next entry (`bytes` long) of the stream joins. XADDs that arrive in the same
+   * turn of the event loop (pipelined, or from many clients) share one batch and one append;
+   * the batch goes out on `setImmediate`, after the socket reads of this turn, or before when
+   * it is full. Batches are appended in the order they were started, so offsets follow ids.
    */
-  private enqueueAdd(
-    target: Target,
-    idText: string,
-    fields: Buffer[],
-    timestamp: number,
-  ): Promise<number> {
+  private openBatch(target: Target, bytes: number): PendingAddBatch {
     const { state } = target;
-    return new Promise<number>((resolve, reject) => {
-      const add: PendingAdd = { idText, fields, timestamp, resolve, reject };
-      const bytes = entryEncodedBytes(idText, fields);
-      if (state.pendingAdds && state.pendingAddBytes + bytes > streamAddBatchBytes) {
-        this.flushAdds(target);
-      }
-      if (!state.pendingAdds) {
-        const adds: PendingAdd[] = [];
-        state.pendingAdds = adds;
-        state.pendingAddBytes = 0;
-        setImmediate(() => {
-          if (state.pendingAdds === adds) this.flushAdds(target);
-        });
-      }
-      state.pendingAdds.push(add);
-      state.pendingAddBytes += bytes;
-      // A large entry goes alone, so that a batch too large for the topic fails only itself.
-      if (bytes > streamAddSoloBytes) this.flushAdds(target);
-    });
+    let batch = state.pendingAdds;
+    if (batch !== null && batch.bytes + bytes > streamAddBatchBytes) {
+      this.flushAdds(target);
+      batch = null;
+    }
+    if (batch === null) {
+      const opened = new PendingAddBatch();
+      state.pendingAdds = batch = opened;
+      setImmediate(() => {
+        if (state.pendingAdds === opened) this.flushAdds(target);
+      });
+    }
+    return batch;
   }
 
   private flushAdds(target: Target): void {
     const { state, partition } = target;
-    const adds = state.pendingAdds;
-    if (!adds) return;
+    const batch = state.pendingAdds;
+    if (!batch) return;
     state.pendingAdds = null;
-    state.pendingAddBytes = 0;
-    let batch: Buffer;
+    let encoded: Buffer;
     try {
-      batch = encodeEntryBatch(adds);
+      encoded = encodeEntryBatch(batch.entries);
     } catch (error) {
-      for (const add of adds) add.reject(error);
+      batch.reject(error);
       return;
+    } finally {
+      batch.entries = [];
     }
-    partition.append(batch).then(
-      ({ baseOffset }) => {
-        for (let i = 0; i < adds.length; i++) adds[i]!.resolve(baseOffset + i);
-      },
-      (error: unknown) => {
-        for (const add of adds) add.reject(error);
-      },
-    );
+    partition.append(encoded).then(({ baseOffset }) => batch.resolve(baseOffset), batch.reject);
   }
 
   async xlen(key: Buffer): Promise<number> {

@@ -21,8 +21,16 @@ export const maxId: StreamId = { ms: uint64Max, seq: uint64Max };
 /** Longest id argument accepted (the 128-byte buffer of `streamGenericParseIDOrReply`). */
 const idTextBytesMax = 127;
 
+/** The last ms part `formatId` printed, and its text: entries of one millisecond share it. */
+let formattedMs = -1n;
+let formattedMsText = "";
+
 export function formatId(id: StreamId): string {
-  return `${id.ms}-${id.seq}`;
+  if (id.ms !== formattedMs) {
+    formattedMs = id.ms;
+    formattedMsText = `${id.ms}-`;
+  }
+  return formattedMsText + id.seq;
 }
 
 export function compareIds(a: StreamId, b: StreamId): number {

@@ -48,6 +48,8 @@ import {
 
 /** Bytes of the first read of a walk. */
 const walkFirstReadBytes = 16 * 1024;
+/** The headers of the record `observeAppendedAtTail` indexes (never read: its id is claimed). */
+const noHeaders: Array<Buffer | null> = [];
 
 export interface ChainState {
   last: StreamId;
@@ -403,15 +405,8 @@ export class StreamIndex {
     claimed: StreamId,
     timestamp: number,
   ): Promise<StreamId | null> {
-    if (this.tail.offset === offset && !this.catching && !this.frozen) {
-      this.refreshSegmentBases();
-      const id = this.indexRecord(
-        { offset, timestamp, key: null, value: null, headers: [], control: false },
-        claimed,
-      );
-      this.flushIfDue();
-      return id;
-    }
+    const atTail = this.observeAppendedAtTail(offset, claimed, timestamp);
+    if (atTail !== undefined) return atTail;
     if (this.tail.offset <= offset) await this.catchUp(offset + 1);
     if (this.recent.has(offset)) return this.recent.idAt(offset);
     let found: StreamId | null = null;
@@ -424,6 +419,25 @@ export class StreamIndex {
       { toOffset: offset + 1 },
     );
     return found;
+  }
+
+  /**
+   * `observeAppended` without a promise in its usual case: the record is the index's tail and
+   * no catch-up or freeze is in progress; undefined when it is not that case.
+   */
+  observeAppendedAtTail(
+    offset: number,
+    claimed: StreamId,
+    timestamp: number,
+  ): StreamId | null | undefined {
+    if (this.tail.offset !== offset || this.catching || this.frozen) return undefined;
+    this.refreshSegmentBases();
+    const id = this.indexRecord(
+      { offset, timestamp, key: null, value: null, headers: noHeaders, control: false },
+      claimed,
+    );
+    this.flushIfDue();
+    return id;
   }
 
   private checkpointAt(offset: number): Checkpoint | undefined {

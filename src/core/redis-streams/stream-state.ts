@@ -18,11 +18,25 @@ import type { JournalOp } from "./state-journal.ts";
 import { compareIds, formatId, minId, parseCanonicalId, type StreamId } from "./stream-id.ts";
 import type { Checkpoint, CheckpointKind, StreamIndex } from "./stream-index.ts";
 
-/** An XADD entry whose id is chosen, waiting in its stream's next batch. */
-export interface PendingAdd extends EntryToEncode {
-  /** Called with the entry's offset once the batch is appended (durable). */
-  resolve(offset: number): void;
-  reject(error: unknown): void;
+/**
+ * XADD entries of a stream, their ids chosen, waiting to be appended as one record batch.
+ * Entry i of the batch gets offset `base + i`; one promise serves them all.
+ */
+export class PendingAddBatch {
+  /** Emptied once encoded (the fields may be views of a connection's input). */
+  entries: EntryToEncode[] = [];
+  bytes = 0;
+  /** The batch's base offset, once appended (durable in fsync mode). */
+  readonly appended: Promise<number>;
+  resolve!: (baseOffset: number) => void;
+  reject!: (error: unknown) => void;
+
+  constructor() {
+    this.appended = new Promise<number>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
 }
 
 export interface PendingEntry {
@@ -170,8 +184,7 @@ export class StreamState {
   /** Resolves waiters for `unobserved` reaching 0. */
   drainWaiters: Array<() => void> = [];
   /** XADD entries waiting to be appended together (one batch), flushed on `setImmediate`. */
-  pendingAdds: PendingAdd[] | null = null;
-  pendingAddBytes = 0;
+  pendingAdds: PendingAddBatch | null = null;
   /** The first live entry's id, valid while `key` matches (see the service). */
   firstIdCache: { key: string; id: StreamId } | null = null;
 

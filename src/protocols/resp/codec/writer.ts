@@ -31,6 +31,8 @@ export type RespProtocolVersion = 2 | 3;
 const scratchBytes = 16 * 1024;
 /** Bulk payloads from this size on are written as their own chunk, without a copy. */
 const ownChunkBytesMin = 4 * 1024;
+/** Text up to this many UTF-16 units takes `bulkString`'s ASCII path first. */
+const shortTextMax = 64;
 /**
  * Shared pub/sub frames from this size on are referenced, not copied. Below it, copying into
  * the connection's scratch costs less than one more chunk in the socket's writev (measured
@@ -177,6 +179,29 @@ export class RespWriter {
   }
 
   bulkString(text: string): void {
+    const count = text.length;
+    if (count <= shortTextMax) {
+      // Short text (ids, names) is usually ASCII: written char by char, no byteLength pass.
+      this.reserve(count + 24);
+      const start = this.position;
+      const scratch = this.scratch;
+      scratch[this.position++] = 0x24;
+      this.digits(count);
+      this.crlf();
+      let at = this.position;
+      let i = 0;
+      for (; i < count; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) break;
+        scratch[at++] = code;
+      }
+      if (i === count) {
+        this.position = at;
+        this.crlf();
+        return;
+      }
+      this.position = start; // not ASCII: the general path below rewrites the header
+    }
     const length = Buffer.byteLength(text);
     if (length >= ownChunkBytesMin) {
       this.bulk(Buffer.from(text));

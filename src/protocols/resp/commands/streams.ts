@@ -51,11 +51,20 @@ type Handler = (
   streams: RedisStreams,
 ) => RespValue | Promise<RespValue>;
 
-/** Copies the arguments into one buffer (they may be views of the input) and maps errors. */
-function command(handler: Handler): RespHandler {
+/**
+ * Maps errors; copies the arguments into one buffer first (they are views of the connection's
+ * input, which a blocking read or a stored name would keep alive) unless `keepsArguments` is
+ * false: XADD's fields are encoded into the stream's next batch within the turn of the event
+ * loop (later only when it waits for the stream's creation or append lock), then dropped.
+ */
+function command(handler: Handler, keepsArguments = true): RespHandler {
   return (context, args) => {
     try {
-      const result = handler(context, copyArguments(args), context.broker.redisStreams);
+      const result = handler(
+        context,
+        keepsArguments ? copyArguments(args) : (args as Buffer[]), // handlers never mutate it
+        context.broker.redisStreams,
+      );
       return result instanceof Promise ? result.catch(errorToReply) : result;
     } catch (error) {
       return errorToReply(error);
@@ -119,10 +128,6 @@ function entryReply(entry: StreamEntry): RespValue {
 
 function entriesReply(entries: StreamEntry[]): RespValue {
   return entries.map(entryReply);
-}
-
-function idReply(id: string | null): RespValue {
-  return id;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,7 +221,7 @@ function parseAddOrTrim(args: Buffer[], xadd: boolean): AddOrTrimArguments {
   return { trim, noMkStream, id, idGiven, idIndex: i };
 }
 
-async function xadd(_context: RespCommandContext, args: Buffer[], streams: RedisStreams) {
+function xadd(_context: RespCommandContext, args: Buffer[], streams: RedisStreams) {
   const parsed = parseAddOrTrim(args, true);
   const fieldIndex = parsed.idIndex + 1;
   const fieldCount = args.length - fieldIndex;
@@ -225,14 +230,13 @@ async function xadd(_context: RespCommandContext, args: Buffer[], streams: Redis
   if (id.kind === "explicit" && id.seqGiven && id.id.ms === 0n && id.id.seq === 0n) {
     fail("ERR The ID specified in XADD must be greater than 0-0");
   }
-  return idReply(
-    await streams.xadd(args[1]!, {
-      id,
-      noMkStream: parsed.noMkStream,
-      trim: parsed.trim,
-      fields: args.slice(fieldIndex),
-    }),
-  );
+  // The reply is the id as a bulk string, or nil (NOMKSTREAM): the service's result as is.
+  return streams.xadd(args[1]!, {
+    id,
+    noMkStream: parsed.noMkStream,
+    trim: parsed.trim,
+    fields: args.slice(fieldIndex),
+  });
 }
 
 function xtrim(_context: RespCommandContext, args: Buffer[], streams: RedisStreams) {
@@ -816,7 +820,7 @@ export const streamCommands: readonly RespCommand[] = [
         ],
       },
     ],
-    handler: command(xadd),
+    handler: command(xadd, false),
   },
   {
     name: "xlen",
