@@ -41,6 +41,7 @@
  * `WharfError` is a defect: logged with its stack, this connection is closed, others keep
  * being served. Nothing here lets an exception reach the event loop.
  */
+import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type {
   ChannelDelivery,
@@ -146,6 +147,8 @@ export class RespSession implements ChannelSink, RespClient {
   private readonly fastPublish: boolean;
   /** The time of the commands `pump` runs: `Date.now()` at the first of them; -1 before. */
   private pumpNow = -1;
+  /** The stream is a TCP socket: a write it completes at once was copied by the kernel. */
+  private readonly kernelCopies: boolean;
 
   constructor(
     private readonly socket: Duplex,
@@ -159,6 +162,7 @@ export class RespSession implements ChannelSink, RespClient {
     this.localAddress = endpoint.localAddress;
     this.localPort = endpoint.localPort;
     this.parser = new RespParser(shared.limits);
+    this.kernelCopies = socket instanceof Socket;
     this.fastPublish = shared.server.commands.findByName("publish")?.handler === publishHandler;
     this.closed = this.abort.signal;
     this.logger = shared.logger.child({ session: id, remote: endpoint.remoteAddress });
@@ -475,6 +479,10 @@ export class RespSession implements ChannelSink, RespClient {
         const single = this.writer.takeSingle();
         if (single !== null) this.socket.write(single);
         else if (this.writer.pendingBytes > 0) this.write(this.writer.take());
+        // A TCP socket with nothing queued handed every byte to the kernel (a copy): no chunk
+        // of the writer is held any more, so its scratch is written again, not a new one.
+        // (Another duplex, such as a test's in-memory pair, may still hold the chunks.)
+        if (this.kernelCopies && this.socket.writableLength === 0) this.writer.recycle();
         this.afterFlush();
         return;
       }

@@ -88,6 +88,22 @@ test("chunks handed out are never overwritten by later replies", () => {
   assert.deepEqual(first, copy);
 });
 
+test("recycle(): the scratch is written again from its start once everything was released", () => {
+  const writer = new RespWriter();
+  writer.value("first");
+  const first = writer.takeSingle()!;
+  writer.value("pending");
+  writer.recycle(); // bytes not taken yet: nothing is reused
+  const pending = writer.takeSingle()!;
+  assert.equal(pending.byteOffset, first.byteOffset + first.length);
+  writer.recycle();
+  writer.value("again");
+  const again = writer.takeSingle()!;
+  assert.equal(again.buffer, first.buffer);
+  assert.equal(again.byteOffset, first.byteOffset);
+  assert.equal(again.toString("latin1"), "$5\r\nagain\r\n");
+});
+
 test("pub/sub frames: RESP2 arrays, RESP3 pushes", () => {
   const message = new ChannelDelivery("message", Buffer.from("ch"), null, Buffer.from("hi"));
   assert.equal(

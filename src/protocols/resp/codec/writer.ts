@@ -5,7 +5,9 @@
  *
  * Small replies are appended to a scratch buffer; a scratch region is handed out as a chunk
  * view and never written again (a fresh scratch is taken when one fills up), so chunks stay
- * valid while the socket holds them. Bulk payloads of `ownChunkBytesMin` bytes or more, and
+ * valid while the socket holds them, until the owner says that nothing handed out is held
+ * any more (`recycle`: the socket took every byte synchronously): then the same scratch is
+ * written again from its start, and a connection's output costs no allocation at all. Bulk payloads of `ownChunkBytesMin` bytes or more, and
  * shared pub/sub frames of `sharedFrameOwnChunkBytesMin` or more, become chunks of their own:
  * big payloads are not copied, and one message frame is referenced by every subscriber
  * connection rather than copied into each.
@@ -65,6 +67,17 @@ export class RespWriter {
     const chunk = this.scratch.subarray(this.segmentStart, this.position);
     this.segmentStart = this.position;
     return chunk;
+  }
+
+  /**
+   * Declares every chunk and shared frame handed out so far released (written to the kernel,
+   * referenced by nobody): encoding starts again at the start of the current scratch. Does
+   * nothing while encoded bytes wait to be taken.
+   */
+  recycle(): void {
+    if (this.position !== this.segmentStart || this.chunks.length > 0) return;
+    this.segmentStart = 0;
+    this.position = 0;
   }
 
   /** The encoded chunks, in order; the writer starts empty again. */
