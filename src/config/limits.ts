@@ -208,6 +208,15 @@ export const respInlineBytesMax = 64 * KiB;
 export const respConnectionsMax = 10_000;
 
 /**
+ * Direct socket reads (src/protocols/direct-reads.ts): each connection reads into a region
+ * of this many bytes that it owns (Redis reads 16 KiB per call too, `PROTO_IOBUF_LEN`), so
+ * an idle connection holds this much.
+ */
+export const directReadRegionBytes = 16 * KiB;
+/** A region with fewer bytes left than this is replaced by a fresh one before the next read. */
+export const directReadRegionMinBytes = 4 * KiB;
+
+/**
  * Bytes queued on a RESP connection (replies encoded, not yet taken by the kernel) above
  * which the session stops reading commands until the socket drains: a pipelining client that
  * does not read its replies then stops being read, so its replies cannot grow memory.

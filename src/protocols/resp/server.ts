@@ -80,7 +80,10 @@ export class RespServer {
       port: 0,
       version: options.version,
     };
-    this.netServer = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Paused: a session starts reading, directly into its own buffer (src/protocols/direct-reads.ts).
+    this.netServer = createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
+      this.accept(socket),
+    );
     this.netServer.on("error", (error) => this.logger.error({ err: error }, "resp listener error"));
   }
 

@@ -53,6 +53,7 @@ import { reserveEncodingSlot } from "../../core/channels/channel-registry.ts";
 import { isWharfError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/logger.ts";
 import { snippet } from "../../logging/logger.ts";
+import { readDirect } from "../direct-reads.ts";
 import { needMore, RespParser, type RespParserLimits, RespProtocolError } from "./codec/parser.ts";
 import { errorReply, RespErrorReply, type RespValue, wrongArity } from "./codec/reply.ts";
 import { type RespProtocolVersion, RespWriter } from "./codec/writer.ts";
@@ -178,7 +179,11 @@ export class RespSession implements ChannelSink, RespClient {
         resolve();
       });
     });
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    const onChunk = (chunk: Buffer) => this.onData(chunk);
+    if (!(socket instanceof Socket && readDirect(socket, onChunk))) {
+      socket.on("data", onChunk);
+      socket.resume(); // accepted paused (RespServer)
+    }
     socket.on("drain", () => this.onDrain());
     socket.on("error", (error: Error) => {
       this.logger.debug({ err: error }, "resp connection error");

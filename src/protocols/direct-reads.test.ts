@@ -1,0 +1,104 @@
+/**
+ * readDirect on real loopback sockets: every byte in order across reads and regions, chunks
+ * never overwritten by later reads, pause/resume, end of stream; and the cases it declines.
+ */
+import assert from "node:assert/strict";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { PassThrough } from "node:stream";
+import { test } from "node:test";
+import { directReadRegionBytes } from "../config/limits.ts";
+import { readDirect } from "./direct-reads.ts";
+
+async function acceptedPair(pauseOnConnect: boolean): Promise<{
+  server: Server;
+  client: Socket;
+  accepted: Socket;
+}> {
+  const server = createServer({ pauseOnConnect });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const acceptedPromise = new Promise<Socket>((resolve) => server.once("connection", resolve));
+  const client = connect(port, "127.0.0.1");
+  const accepted = await acceptedPromise;
+  return { server, client, accepted };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+test("readDirect: every byte in order, chunks kept intact, pause and resume, end", async () => {
+  const { server, client, accepted } = await acceptedPair(true);
+  try {
+    const chunks: Buffer[] = [];
+    const copies: Buffer[] = [];
+    assert.equal(
+      readDirect(accepted, (chunk) => {
+        chunks.push(chunk);
+        copies.push(Buffer.from(chunk));
+      }),
+      true,
+    );
+    const closed = new Promise<void>((resolve) => accepted.once("close", () => resolve()));
+    accepted.on("end", () => accepted.end());
+    // More than a few regions' worth, in writes of varied sizes.
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const piece = Buffer.alloc(1 + ((i * 7919) % (directReadRegionBytes + 3000)), i);
+      sent.push(piece);
+      client.write(piece);
+      if (i % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const total = sent.reduce((sum, piece) => sum + piece.length, 0);
+    const received = () => chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    await until(() => received() === total);
+    assert.ok(chunks.length > 1);
+    assert.ok(chunks.every((chunk) => chunk.length <= directReadRegionBytes));
+    assert.deepEqual(Buffer.concat(chunks), Buffer.concat(sent));
+    // Later reads never wrote over earlier chunks.
+    chunks.forEach((chunk, i) => assert.deepEqual(chunk, copies[i]));
+
+    accepted.pause();
+    client.write("while paused");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(received(), total);
+    accepted.resume();
+    await until(() => received() === total + "while paused".length);
+    assert.equal(Buffer.concat(chunks).subarray(total).toString(), "while paused");
+
+    client.end();
+    await closed;
+  } finally {
+    client.destroy();
+    accepted.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test("readDirect declines a socket already reading and a stream that is not a socket", async () => {
+  const { server, client, accepted } = await acceptedPair(false);
+  try {
+    assert.equal(
+      readDirect(accepted, () => {}),
+      false,
+    );
+    // Untouched: it still reads through 'data' events.
+    const received = new Promise<string>((resolve) =>
+      accepted.once("data", (chunk: Buffer) => resolve(chunk.toString())),
+    );
+    client.write("hello");
+    assert.equal(await received, "hello");
+    assert.equal(
+      readDirect(new PassThrough() as unknown as Socket, () => {}),
+      false,
+    );
+  } finally {
+    client.destroy();
+    accepted.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

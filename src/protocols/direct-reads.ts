@@ -1,0 +1,83 @@
+/**
+ * Direct socket reads: received bytes go from libuv straight into a buffer the connection
+ * owns, and to one callback, without Node's readable-stream machinery (no Buffer allocated
+ * and shrunk per read, no push / emit / read-more tick). Measured on a 2-vCPU machine with
+ * redis-benchmark's 50 unpipelined clients against a server answering every read: 17.1–17.4 µs
+ * of server CPU per request through 'data' events, 12.8–14.2 µs with direct reads.
+ *
+ * Node has this as the `onread` option of `net.connect` and `new net.Socket`, but not for the
+ * sockets a `net.Server` accepts. `readDirect` turns it on for such a socket the way Node's
+ * own constructor does: it fills the socket's `kBuffer`, `kBufferGen` and `kBufferCb` slots
+ * and has the handle read into the buffer (`useUserBuffer`); Node's `pause()` and `resume()`
+ * honour those slots. These are Node internals, so each is checked first: when one is
+ * missing `readDirect` returns false and changes nothing, and the caller reads through 'data'
+ * events, slower and otherwise the same.
+ *
+ * The socket must not be reading yet (accept it with `pauseOnConnect`); one that is reading is
+ * left alone (false).
+ *
+ * Buffers. A connection reads into a region of `directReadRegionBytes`; a read of n bytes
+ * fills the front of what is left, and the next read goes into the rest while at least
+ * `directReadRegionMinBytes` remain, else into a fresh region. Bytes once received are never
+ * written again, so the chunks handed to `onChunk` may be kept (parsers keep views of them).
+ */
+import type { Socket } from "node:net";
+import { directReadRegionBytes, directReadRegionMinBytes } from "../config/limits.ts";
+
+interface UserBufferHandle {
+  useUserBuffer(buffer: Uint8Array): void;
+  reading: boolean;
+}
+
+interface DirectReadSlots {
+  buffer: symbol;
+  generator: symbol;
+  callback: symbol;
+}
+
+let slots: DirectReadSlots | null | undefined;
+
+/** The socket slots Node's `onread` option fills, found by name on an accepted socket. */
+function findSlots(socket: Socket): DirectReadSlots | null {
+  if (slots !== undefined) return slots;
+  const symbols = Object.getOwnPropertySymbols(socket);
+  const named = (name: string) => symbols.find((symbol) => symbol.description === name);
+  const buffer = named("kBuffer");
+  const generator = named("kBufferGen");
+  const callback = named("kBufferCb");
+  slots = buffer && generator && callback ? { buffer, generator, callback } : null;
+  return slots;
+}
+
+/**
+ * Starts reading `socket` directly, every chunk to `onChunk` (which must not throw); false,
+ * with nothing changed, when this Node lacks what it needs.
+ */
+export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
+  const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
+  if (typeof handle?.useUserBuffer !== "function" || handle.reading !== false) return false;
+  const found = findSlots(socket);
+  if (found === null) return false;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  if (fields[found.buffer] !== null || fields[found.callback] !== null) return false;
+  let region = Buffer.allocUnsafeSlow(directReadRegionBytes);
+  let start = 0;
+  let next = region;
+  fields[found.buffer] = next;
+  fields[found.generator] = (): Buffer => {
+    if (region.length - start < directReadRegionMinBytes) {
+      region = Buffer.allocUnsafeSlow(directReadRegionBytes);
+      start = 0;
+    }
+    next = region.subarray(start);
+    return next;
+  };
+  fields[found.callback] = (bytesRead: number, buffer: Buffer): void => {
+    // `buffer` is `next`: the front of what is left of the region.
+    start += bytesRead;
+    onChunk(buffer.subarray(0, bytesRead));
+  };
+  (handle as UserBufferHandle).useUserBuffer(next);
+  socket.resume(); // with the slots filled, Node's resume starts the handle reading
+  return true;
+}
