@@ -1,11 +1,12 @@
 /** Committed offsets: durable across reopen, tombstones, and the rewrite that bounds the log. */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
+import { pino } from "pino";
 import { silentLogger } from "../../logging/logger.ts";
-import { LogStore } from "../../storage/log-store.ts";
+import { LOGS_DIR, LogStore } from "../../storage/log-store.ts";
 import { openKit } from "./group-test-kit.ts";
 import {
   decodeOffsetKey,
@@ -14,7 +15,7 @@ import {
   encodeOffsetValue,
   OffsetRecordError,
 } from "./offset-records.ts";
-import { OffsetStore, type OffsetStoreOptions } from "./offset-store.ts";
+import { OffsetStore, type OffsetStoreOptions, offsetsLogName } from "./offset-store.ts";
 
 let dir: string;
 let logStore: LogStore;
@@ -75,6 +76,33 @@ test("committed offsets and tombstones survive a reopen", async () => {
   assert.equal(store.hasGroup("h"), false);
   assert.deepEqual([...store.groupIds()], ["g"]);
   assert.equal(store.stats().offsets, 1);
+});
+
+test("a corrupt batch in the offsets log loses its commits only, with an error line", async () => {
+  let store = await open();
+  await store.commit("g", [{ topic: "orders", partition: 0, value: value(10) }]);
+  await store.commit("g", [{ topic: "orders", partition: 1, value: value(20) }]);
+  await store.commit("g", [{ topic: "orders", partition: 2, value: value(30) }]);
+  await logStore.close();
+  // Flip a byte inside the second batch (its CRC no longer matches); batches lie back to back,
+  // each 12 bytes of offset and length, then `length` bytes.
+  const segment = join(dir, LOGS_DIR, offsetsLogName, `${"0".repeat(20)}.log`);
+  const bytes = readFileSync(segment);
+  const second = 12 + bytes.readInt32BE(8);
+  bytes[second + 12 + bytes.readInt32BE(second + 8) - 2]! ^= 0x40;
+  writeFileSync(segment, bytes);
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino(
+    { level: "error" },
+    { write: (line: string) => lines.push(JSON.parse(line)) },
+  );
+  store = await open({ logger });
+  assert.deepEqual(store.get("g", "orders", 0), value(10));
+  assert.equal(store.get("g", "orders", 1), undefined);
+  assert.deepEqual(store.get("g", "orders", 2), value(30));
+  const lost = lines.filter((line) => String(line.msg).startsWith("committed offsets lost"));
+  assert.equal(lost.length, 1);
+  assert.deepEqual(lost[0]!.range, { ...(lost[0]!.range as object), startOffset: 1, endOffset: 2 });
 });
 
 test("a commit is visible only once durable", async () => {
