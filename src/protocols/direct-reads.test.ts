@@ -60,7 +60,7 @@ test("readDirect: every byte in order, chunks kept intact, pause and resume, end
     assert.ok(chunks.every((chunk) => chunk.length <= directReadRegionBytes));
     assert.deepEqual(Buffer.concat(chunks), Buffer.concat(sent));
     // Later reads never wrote over earlier chunks.
-    chunks.forEach((chunk, i) => assert.deepEqual(chunk, copies[i]));
+    assert.deepEqual(chunks, copies);
 
     accepted.pause();
     client.write("while paused");
