@@ -1,7 +1,9 @@
 /**
  * Enforces the layering of DESIGN.md so that it cannot erode:
  *   protocols -> core -> storage, never back; config/, errors/ and logging/ are the spine.
- * A protocol may use the storage codecs (record batches), never logs directly.
+ * A protocol may use the storage codecs (record batches), never logs directly, and the
+ * plumbing shared by every adapter (files directly in protocols/, such as direct-reads.ts),
+ * never another protocol's modules.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -24,7 +26,8 @@ const allowed: Record<string, (target: string, source: string) => boolean> = {
   protocols: (target, source) =>
     inArea(target, [...spine, "core"]) ||
     storageCodecs.includes(target) ||
-    sameProtocol(target, source),
+    sameProtocol(target, source) ||
+    sharedByProtocols(target),
   admin: (target) => inArea(target, [...spine, "core", "admin"]),
   cluster: (target) => inArea(target, [...spine, "storage", "core", "cluster"]),
   server: () => true,
@@ -42,6 +45,12 @@ function inArea(target: string, areas: string[]): boolean {
 function sameProtocol(target: string, source: string): boolean {
   const [a, b] = [target.split("/"), source.split("/")];
   return a[0] === "protocols" && b[0] === "protocols" && a[1] === b[1];
+}
+
+/** A file directly in protocols/ (not in one protocol's directory): shared plumbing. */
+function sharedByProtocols(target: string): boolean {
+  const parts = target.split("/");
+  return parts.length === 2 && parts[0] === "protocols";
 }
 
 function sourceFiles(dir: string, out: string[] = []): string[] {
@@ -95,6 +104,8 @@ test("the layering check catches a violation", () => {
   assert.equal(allowed.protocols!("storage/log.ts", "protocols/kafka/server.ts"), false);
   assert.equal(allowed.protocols!("storage/record-batch.ts", "protocols/kafka/server.ts"), true);
   assert.equal(allowed.protocols!("protocols/amqp/x.ts", "protocols/kafka/server.ts"), false);
+  assert.equal(allowed.protocols!("protocols/direct-reads.ts", "protocols/kafka/x.ts"), true);
+  assert.equal(allowed.protocols!("protocols/kafka/x.ts", "protocols/direct-reads.ts"), false);
   const sample = 'import { Log } from "../storage/log.ts";\nexport { x } from "./y.ts";';
   const found = [...sample.matchAll(importPattern)].map((m) => m[1] ?? m[2]);
   assert.deepEqual(found, ["../storage/log.ts", "./y.ts"]);
