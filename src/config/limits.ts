@@ -208,13 +208,13 @@ export const respInlineBytesMax = 64 * KiB;
 export const respConnectionsMax = 10_000;
 
 /**
- * Direct socket reads (src/protocols/direct-reads.ts): each connection reads into a region
- * of this many bytes that it owns (Redis reads 16 KiB per call too, `PROTO_IOBUF_LEN`), so
- * an idle connection holds this much.
+ * Direct socket reads (src/protocols/direct-reads.ts): a connection reads into a region it
+ * owns, first of `directReadRegionInitialBytes` (what an idle connection, such as a pub/sub
+ * subscriber, holds), doubled each time a read fills all the room it had (more was waiting),
+ * up to `directReadRegionBytes` (Redis reads 16 KiB per call too, `PROTO_IOBUF_LEN`).
  */
+export const directReadRegionInitialBytes = 1 * KiB;
 export const directReadRegionBytes = 16 * KiB;
-/** A region with fewer bytes left than this is replaced by a fresh one before the next read. */
-export const directReadRegionMinBytes = 4 * KiB;
 
 /**
  * Bytes queued on a RESP connection (replies encoded, not yet taken by the kernel) above

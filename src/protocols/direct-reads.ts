@@ -16,13 +16,15 @@
  * The socket must not be reading yet (accept it with `pauseOnConnect`); one that is reading is
  * left alone (false).
  *
- * Buffers. A connection reads into a region of `directReadRegionBytes`; a read of n bytes
- * fills the front of what is left, and the next read goes into the rest while at least
- * `directReadRegionMinBytes` remain, else into a fresh region. Bytes once received are never
- * written again, so the chunks handed to `onChunk` may be kept (parsers keep views of them).
+ * Buffers. A connection reads into a region it owns; a read of n bytes fills the front of
+ * what is left, and the next read goes into the rest while at least a quarter of the region
+ * remains, else into a fresh region. A region starts at `directReadRegionInitialBytes` (an idle
+ * connection holds little) and doubles, up to `directReadRegionBytes`, each time a read
+ * fills all the room it had. Bytes once received are never written again, so the chunks
+ * handed to `onChunk` may be kept (parsers keep views of them).
  */
 import type { Socket } from "node:net";
-import { directReadRegionBytes, directReadRegionMinBytes } from "../config/limits.ts";
+import { directReadRegionBytes, directReadRegionInitialBytes } from "../config/limits.ts";
 
 interface UserBufferHandle {
   useUserBuffer(buffer: Uint8Array): void;
@@ -60,13 +62,14 @@ export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void): bo
   if (found === null) return false;
   const fields = socket as unknown as Record<symbol, unknown>;
   if (fields[found.buffer] !== null || fields[found.callback] !== null) return false;
-  let region = Buffer.allocUnsafeSlow(directReadRegionBytes);
+  let size = directReadRegionInitialBytes;
+  let region = Buffer.allocUnsafeSlow(size);
   let start = 0;
   let next = region;
   fields[found.buffer] = next;
   fields[found.generator] = (): Buffer => {
-    if (region.length - start < directReadRegionMinBytes) {
-      region = Buffer.allocUnsafeSlow(directReadRegionBytes);
+    if ((region.length - start) * 4 < size) {
+      region = Buffer.allocUnsafeSlow(size);
       start = 0;
     }
     next = region.subarray(start);
@@ -75,6 +78,7 @@ export function readDirect(socket: Socket, onChunk: (chunk: Buffer) => void): bo
   fields[found.callback] = (bytesRead: number, buffer: Buffer): void => {
     // `buffer` is `next`: the front of what is left of the region.
     start += bytesRead;
+    if (bytesRead === buffer.length && size < directReadRegionBytes) size *= 2;
     onChunk(buffer.subarray(0, bytesRead));
   };
   (handle as UserBufferHandle).useUserBuffer(next);
