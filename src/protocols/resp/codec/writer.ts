@@ -30,7 +30,12 @@ import {
 
 export type RespProtocolVersion = 2 | 3;
 
-const scratchBytes = 16 * 1024;
+/**
+ * A writer's first scratch (what an idle connection holds); each one that fills up is followed
+ * by one twice as large, up to `scratchBytesMax`.
+ */
+const scratchBytesInitial = 1024;
+const scratchBytesMax = 16 * 1024;
 /** Bulk payloads from this size on are written as their own chunk, without a copy. */
 const ownChunkBytesMin = 4 * 1024;
 /** Text up to this many UTF-16 units takes `bulkString`'s ASCII path first. */
@@ -46,7 +51,7 @@ const crlf = 0x0d0a;
 
 export class RespWriter {
   protocol: RespProtocolVersion = 2;
-  private scratch: Buffer = Buffer.allocUnsafe(scratchBytes);
+  private scratch: Buffer = Buffer.allocUnsafe(scratchBytesInitial);
   private segmentStart = 0;
   private position = 0;
   private chunks: Buffer[] = [];
@@ -359,7 +364,8 @@ export class RespWriter {
   private reserve(bytes: number): void {
     if (this.position + bytes <= this.scratch.length) return;
     this.seal();
-    this.scratch = Buffer.allocUnsafe(Math.max(scratchBytes, bytes));
+    const grown = Math.min(this.scratch.length * 2, scratchBytesMax);
+    this.scratch = Buffer.allocUnsafe(Math.max(grown, bytes));
     this.segmentStart = 0;
     this.position = 0;
   }
