@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
+import { waitFor } from "../../test/helpers/wait-for.ts";
 import { directReadRegionBytes, directReadRegionInitialBytes } from "../config/limits.ts";
 import { readDirect } from "./direct-reads.ts";
 
@@ -21,14 +22,6 @@ async function acceptedPair(pauseOnConnect: boolean): Promise<{
   const client = connect(port, "127.0.0.1");
   const accepted = await acceptedPromise;
   return { server, client, accepted };
-}
-
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 test("readDirect: every byte in order, chunks kept intact, pause and resume, end", async () => {
@@ -55,7 +48,7 @@ test("readDirect: every byte in order, chunks kept intact, pause and resume, end
     }
     const total = sent.reduce((sum, piece) => sum + piece.length, 0);
     const received = () => chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-    await until(() => received() === total);
+    await waitFor(() => received() === total);
     assert.ok(chunks.length > 1);
     // Regions start small (an idle connection holds little) and grow while reads fill them.
     assert.ok(chunks.every((chunk) => chunk.length <= directReadRegionBytes));
@@ -69,7 +62,7 @@ test("readDirect: every byte in order, chunks kept intact, pause and resume, end
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(received(), total);
     accepted.resume();
-    await until(() => received() === total + "while paused".length);
+    await waitFor(() => received() === total + "while paused".length);
     assert.equal(Buffer.concat(chunks).subarray(total).toString(), "while paused");
 
     client.end();

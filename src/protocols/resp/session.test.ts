@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { Duplex } from "node:stream";
 import { test } from "node:test";
 import { duplexPair } from "../../../test/helpers/duplex-pair.ts";
+import { waitFor } from "../../../test/helpers/wait-for.ts";
 import type { Broker } from "../../core/broker.ts";
 import { ChannelRegistry } from "../../core/channels/channel-registry.ts";
 import { silentLogger } from "../../logging/logger.ts";
@@ -52,30 +53,22 @@ function setup(): { client: Duplex; received: () => string; channels: ChannelReg
   return { client, received: () => text, channels };
 }
 
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 test("replies keep request order when an earlier command finishes later", async () => {
   const { client, received } = setup();
   client.write("SLOW 50 first\r\nSLOW 1 second\r\nPING\r\nECHO x\r\n");
-  await until(() => received().endsWith("$1\r\nx\r\n"));
+  await waitFor(() => received().endsWith("$1\r\nx\r\n"));
   assert.equal(received(), "+first\r\n+second\r\n+PONG\r\n$1\r\nx\r\n");
 });
 
 test("a message produced behind a pending reply waits for it", async () => {
   const { client, received, channels } = setup();
   client.write("HELLO 3\r\nSUBSCRIBE c\r\n");
-  await until(() => received().includes("subscribe"));
+  await waitFor(() => received().includes("subscribe"));
   const before = received().length;
   client.write("SLOW 40 done\r\n");
   await new Promise((resolve) => setTimeout(resolve, 5));
   channels.publish(Buffer.from("c"), Buffer.from("m"));
-  await until(() => received().includes("message"));
+  await waitFor(() => received().includes("message"));
   assert.equal(received().slice(before), "+done\r\n>3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n");
 });
 
@@ -86,11 +79,11 @@ test("QUIT and protocol errors come after the replies already due", async () => 
     closed = true;
   });
   quit.client.write("SLOW 20 a\r\nQUIT\r\nPING\r\n");
-  await until(() => closed);
+  await waitFor(() => closed);
   assert.equal(quit.received(), "+a\r\n+OK\r\n");
   const bad = setup();
   bad.client.write("SLOW 20 a\r\n*1\r\n$x\r\n");
-  await until(() => bad.received().includes("Protocol"));
+  await waitFor(() => bad.received().includes("Protocol"));
   assert.equal(bad.received(), "+a\r\n-ERR Protocol error: invalid bulk length\r\n");
 });
 
@@ -99,10 +92,10 @@ test("multibulk PUBLISH (the fast path): replies, deliveries, order and subscrib
     `*3\r\n$7\r\nPUBLISH\r\n$${channel.length}\r\n${channel}\r\n$${message.length}\r\n${message}\r\n`;
   const subscriber = setup();
   subscriber.client.write("SUBSCRIBE c\r\n");
-  await until(() => subscriber.received().includes("subscribe"));
+  await waitFor(() => subscriber.received().includes("subscribe"));
   // RESP2 while subscribed: the subscribed-context error, as for any other form of PUBLISH.
   subscriber.client.write(pub("c", "x"));
-  await until(() => subscriber.received().includes("-ERR"));
+  await waitFor(() => subscriber.received().includes("-ERR"));
   assert.match(subscriber.received(), /-ERR Can't execute 'publish': only \(P\|S\)SUBSCRIBE/);
   // Another connection, split in the middle of a request, behind a pending reply.
   const publisher = setup();
@@ -110,16 +103,16 @@ test("multibulk PUBLISH (the fast path): replies, deliveries, order and subscrib
   publisher.client.write(input.slice(0, 40));
   await new Promise((resolve) => setTimeout(resolve, 5));
   publisher.client.write(input.slice(40));
-  await until(() => publisher.received().length >= 16);
+  await waitFor(() => publisher.received().length >= 16);
   assert.equal(publisher.received(), "+a\r\n:0\r\n:0\r\n:0\r\n");
   // Separate registries: the subscriber above is on its own server. Same registry now:
   const shared = setup();
   shared.client.write("HELLO 3\r\nSUBSCRIBE c\r\n");
-  await until(() => shared.received().includes("subscribe"));
+  await waitFor(() => shared.received().includes("subscribe"));
   const before = shared.received().length;
   // RESP3: PUBLISH is allowed while subscribed, and the own message comes before the reply.
   shared.client.write(pub("c", "hi"));
-  await until(() => shared.received().length > before && shared.received().endsWith(":1\r\n"));
+  await waitFor(() => shared.received().length > before && shared.received().endsWith(":1\r\n"));
   assert.equal(
     shared.received().slice(before),
     ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n:1\r\n",
