@@ -8,7 +8,7 @@ import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { waitFor } from "../../test/helpers/wait-for.ts";
 import { directReadRegionBytes, directReadRegionInitialBytes } from "../config/limits.ts";
-import { readDirect } from "./direct-reads.ts";
+import { readDirect, startReading } from "./direct-reads.ts";
 
 async function acceptedPair(pauseOnConnect: boolean): Promise<{
   server: Server;
@@ -96,4 +96,31 @@ test("readDirect declines a socket already reading and a stream that is not a so
     accepted.destroy();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test("startReading: direct with a larger region for a socket, 'data' events for other streams", async () => {
+  const { server, client, accepted } = await acceptedPair(true);
+  try {
+    const chunks: Buffer[] = [];
+    const regionBytesMax = 4 * directReadRegionBytes;
+    startReading(accepted, (chunk) => chunks.push(chunk), regionBytesMax);
+    assert.equal(accepted.listenerCount("data"), 0); // read directly
+    const sent = Buffer.alloc(1 << 20, 7);
+    client.write(sent);
+    const received = () => chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    await waitFor(() => received() === sent.length, "1 MiB");
+    assert.deepEqual(Buffer.concat(chunks), sent);
+    assert.ok(chunks.every((chunk) => chunk.length <= regionBytesMax));
+    assert.ok(chunks.some((chunk) => chunk.length > directReadRegionBytes));
+  } finally {
+    client.destroy();
+    accepted.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+  const stream = new PassThrough();
+  const texts: string[] = [];
+  startReading(stream, (chunk) => texts.push(chunk.toString()));
+  stream.write("through data events");
+  await waitFor(() => texts.length === 1, "the chunk");
+  assert.deepEqual(texts, ["through data events"]);
 });

@@ -53,7 +53,7 @@ import { reserveEncodingSlot } from "../../core/channels/channel-registry.ts";
 import { isWharfError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/logger.ts";
 import { snippet } from "../../logging/logger.ts";
-import { readDirect } from "../direct-reads.ts";
+import { startReading } from "../direct-reads.ts";
 import { needMore, RespParser, type RespParserLimits, RespProtocolError } from "./codec/parser.ts";
 import { errorReply, RespErrorReply, type RespValue, wrongArity } from "./codec/reply.ts";
 import { type RespProtocolVersion, RespWriter } from "./codec/writer.ts";
@@ -179,11 +179,7 @@ export class RespSession implements ChannelSink, RespClient {
         resolve();
       });
     });
-    const onChunk = (chunk: Buffer) => this.onData(chunk);
-    if (!(socket instanceof Socket && readDirect(socket, onChunk))) {
-      socket.on("data", onChunk);
-      socket.resume(); // accepted paused (RespServer)
-    }
+    startReading(socket, (chunk) => this.onData(chunk)); // accepted paused (RespServer)
     socket.on("drain", () => this.onDrain());
     socket.on("error", (error: Error) => {
       this.logger.debug({ err: error }, "resp connection error");
