@@ -16,10 +16,10 @@
  * phase that read them, as Redis writes its replies before it sleeps: every connection that
  * was readable in this turn of the event loop is read and run first, then every reply and
  * message leaves in one corked write per connection, in one burst of writes. (Writing each
- * connection's reply as soon as its bytes were run interleaves reads and writes, and a peer
- * woken by each write costs more: measured 19 -> 15.6 us of server CPU per unpipelined
- * PUBLISH, see bench/RESULTS.md.) Output produced elsewhere (a promise settling) is flushed
- * on `process.nextTick`. Sessions with output due share one queue (`flushQueued`).
+ * connection's reply as soon as its bytes were run interleaves reads and writes; the burst
+ * measured 19.3 -> 15.6 us median server CPU per unpipelined PUBLISH, 4 runs each of
+ * redis-benchmark -c 50.) Output produced elsewhere (a promise settling) is flushed on
+ * `process.nextTick`. Sessions with output due share one queue (`flushQueued`).
  *
  * PUBLISH fast path. A publisher's requests are almost all `*3 $7 PUBLISH ...`: `pump` asks
  * the parser for one first (`RespParser.nextPublish`: channel and message as ranges of the
