@@ -3,30 +3,35 @@
  * never overwritten by later reads, pause/resume, end of stream; and the cases it declines.
  */
 import assert from "node:assert/strict";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { waitFor } from "../../test/helpers/wait-for.ts";
 import { directReadRegionBytes, directReadRegionInitialBytes } from "../config/limits.ts";
 import { readDirect, startReading } from "./direct-reads.ts";
 
-async function acceptedPair(pauseOnConnect: boolean): Promise<{
-  server: Server;
-  client: Socket;
-  accepted: Socket;
-}> {
+/** Runs `body` with both ends of a loopback connection, then closes them and the server. */
+async function withAcceptedPair(
+  pauseOnConnect: boolean,
+  body: (pair: { client: Socket; accepted: Socket }) => Promise<void>,
+): Promise<void> {
   const server = createServer({ pauseOnConnect });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
   const acceptedPromise = new Promise<Socket>((resolve) => server.once("connection", resolve));
   const client = connect(port, "127.0.0.1");
   const accepted = await acceptedPromise;
-  return { server, client, accepted };
+  try {
+    await body({ client, accepted });
+  } finally {
+    client.destroy();
+    accepted.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 test("readDirect: every byte in order, chunks kept intact, pause and resume, end", async () => {
-  const { server, client, accepted } = await acceptedPair(true);
-  try {
+  await withAcceptedPair(true, async ({ client, accepted }) => {
     const chunks: Buffer[] = [];
     const copies: Buffer[] = [];
     assert.equal(
@@ -67,16 +72,11 @@ test("readDirect: every byte in order, chunks kept intact, pause and resume, end
 
     client.end();
     await closed;
-  } finally {
-    client.destroy();
-    accepted.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  });
 });
 
 test("readDirect declines a socket already reading and a stream that is not a socket", async () => {
-  const { server, client, accepted } = await acceptedPair(false);
-  try {
+  await withAcceptedPair(false, async ({ client, accepted }) => {
     assert.equal(
       readDirect(accepted, () => {}),
       false,
@@ -91,16 +91,11 @@ test("readDirect declines a socket already reading and a stream that is not a so
       readDirect(new PassThrough() as unknown as Socket, () => {}),
       false,
     );
-  } finally {
-    client.destroy();
-    accepted.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  });
 });
 
 test("startReading: direct with a larger region for a socket, 'data' events for other streams", async () => {
-  const { server, client, accepted } = await acceptedPair(true);
-  try {
+  await withAcceptedPair(true, async ({ client, accepted }) => {
     const chunks: Buffer[] = [];
     const regionBytesMax = 4 * directReadRegionBytes;
     startReading(accepted, (chunk) => chunks.push(chunk), regionBytesMax);
@@ -112,11 +107,7 @@ test("startReading: direct with a larger region for a socket, 'data' events for 
     assert.deepEqual(Buffer.concat(chunks), sent);
     assert.ok(chunks.every((chunk) => chunk.length <= regionBytesMax));
     assert.ok(chunks.some((chunk) => chunk.length > directReadRegionBytes));
-  } finally {
-    client.destroy();
-    accepted.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  });
   const stream = new PassThrough();
   const texts: string[] = [];
   startReading(stream, (chunk) => texts.push(chunk.toString()));
