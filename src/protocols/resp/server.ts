@@ -30,6 +30,9 @@ import type {
 import { buildCommandTable } from "./commands/index.ts";
 import { type RespEndpoint, RespSession, type RespSessionLimits } from "./session.ts";
 
+/** How long a refused connection may stay open after its error reply (a peer that keeps it). */
+const refusedConnectionGraceMs = 1000;
+
 export interface RespServerOptions {
   broker: Broker;
   channels: ChannelRegistry;
@@ -104,8 +107,13 @@ export class RespServer {
         { remote, limit: this.connectionsMax },
         "resp connection refused: too many connections",
       );
-      // Redis answers before closing; so do we.
+      // Redis answers before closing; so do we. The socket was accepted paused: it must read
+      // (and drop) what comes, or it would never see the peer's end and never close. A peer
+      // that does not end is cut off after a grace period.
+      socket.on("error", () => {});
+      socket.resume();
       socket.end("-ERR max number of clients reached\r\n");
+      setTimeout(() => socket.destroy(), refusedConnectionGraceMs).unref();
       return;
     }
     this.attach(socket, {
