@@ -208,6 +208,12 @@ export const respInlineBytesMax = 64 * KiB;
 export const respConnectionsMax = 10_000;
 
 /**
+ * How long a RESP connection the server is ending (after QUIT, a protocol error, or a refusal
+ * past `respConnectionsMax`) may stay open for a peer that does not close its side.
+ */
+export const respCloseGraceMs = 1000;
+
+/**
  * Direct socket reads (src/protocols/direct-reads.ts): a connection reads into a region it
  * owns, first of `directReadRegionInitialBytes` (what an idle connection, such as a pub/sub
  * subscriber, holds), doubled each time a read fills all the room it had (more was waiting),

@@ -12,6 +12,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import {
   respBulkBytesMaxDefault,
+  respCloseGraceMs,
   respConnectionsMax,
   respInlineBytesMax,
   respMultibulkLengthMax,
@@ -29,9 +30,6 @@ import type {
 } from "./commands/command.ts";
 import { buildCommandTable } from "./commands/index.ts";
 import { type RespEndpoint, RespSession, type RespSessionLimits } from "./session.ts";
-
-/** How long a refused connection may stay open after its error reply (a peer that keeps it). */
-const refusedConnectionGraceMs = 1000;
 
 export interface RespServerOptions {
   broker: Broker;
@@ -113,7 +111,7 @@ export class RespServer {
       socket.on("error", () => {});
       socket.resume();
       socket.end("-ERR max number of clients reached\r\n");
-      setTimeout(() => socket.destroy(), refusedConnectionGraceMs).unref();
+      setTimeout(() => socket.destroy(), respCloseGraceMs).unref();
       return;
     }
     this.attach(socket, {

@@ -43,6 +43,7 @@
  */
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { respCloseGraceMs } from "../../config/limits.ts";
 import type {
   ChannelDelivery,
   ChannelRegistry,
@@ -510,7 +511,7 @@ export class RespSession implements ChannelSink, RespClient {
     if (this.endAfterFlush && this.slots.length === 0) {
       this.socket.end();
       // A peer that does not read would keep the socket open: destroy it after a grace.
-      setTimeout(() => this.socket.destroy(), 1000).unref();
+      setTimeout(() => this.socket.destroy(), respCloseGraceMs).unref();
       return;
     }
     if (this.socket.writableLength > this.shared.limits.outputBytesMax) {

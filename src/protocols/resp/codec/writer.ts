@@ -7,10 +7,11 @@
  * view and never written again (a fresh scratch is taken when one fills up), so chunks stay
  * valid while the socket holds them, until the owner says that nothing handed out is held
  * any more (`recycle`: the socket took every byte synchronously): then the same scratch is
- * written again from its start, and a connection's output costs no allocation at all. Bulk payloads of `ownChunkBytesMin` bytes or more, and
- * shared pub/sub frames of `sharedFrameOwnChunkBytesMin` or more, become chunks of their own:
- * big payloads are not copied, and one message frame is referenced by every subscriber
- * connection rather than copied into each.
+ * written again from its start, and a connection's output costs no allocation at all.
+ * Bulk payloads of `ownChunkBytesMin` bytes or more, and shared pub/sub frames of
+ * `sharedFrameOwnChunkBytesMin` or more, become chunks of their own: big payloads are not
+ * copied, and one message frame is referenced by every subscriber connection rather than
+ * copied into each.
  */
 import type { ChannelDelivery } from "../../../core/channels/channel-registry.ts";
 import {
