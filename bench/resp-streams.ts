@@ -25,7 +25,14 @@ import { Redis } from "ioredis";
 import { freePort } from "../test/helpers/free-port.ts";
 import { type BenchContext, numberFlag, round, stringFlag } from "./harness.ts";
 import { startBaselineBroker } from "./resp/baseline-broker.ts";
-import { haveTool, runRedisBenchmark, startWharfResp, waitForPing } from "./resp/redis-tools.ts";
+import {
+  cpuFigures,
+  haveTool,
+  processCpuSeconds,
+  runRedisBenchmark,
+  startWharfResp,
+  waitForPing,
+} from "./resp/redis-tools.ts";
 
 export const description =
   "Redis Streams XADD throughput: WharfMQ (fsync before reply) vs redis-server with appendfsync always and with its defaults, redis-benchmark with 1, 50 and 50x16-pipelined clients.";
@@ -44,6 +51,8 @@ type TargetName = "wharfmq" | "wharfmq-baseline" | "redis-always" | "redis-defau
 interface Target {
   name: TargetName;
   port: number;
+  /** The server's process, for its CPU time around each case. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -65,6 +74,7 @@ async function startRedis(name: "redis-always" | "redis-default"): Promise<Targe
   return {
     name,
     port,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
@@ -92,7 +102,8 @@ interface CaseSpec {
 /** requests/s of XADD from redis-benchmark's CSV line, and the stream length afterwards. */
 async function xaddThroughput(target: Target, spec: CaseSpec, stream: string) {
   const before = await streamLength(target.port, stream);
-  const out = await runRedisBenchmark(
+  const serverBefore = processCpuSeconds(target.pid);
+  const run = await runRedisBenchmark(
     [
       ...["-h", "127.0.0.1", "-p", String(target.port), "-c", String(spec.clients)],
       ...["-n", String(spec.requests), "-P", String(spec.pipeline), "-q", "--csv"],
@@ -100,18 +111,25 @@ async function xaddThroughput(target: Target, spec: CaseSpec, stream: string) {
     ],
     600_000,
   );
-  const row = out
+  const serverCpu = processCpuSeconds(target.pid) - serverBefore;
+  const row = run.out
     .trim()
     .split("\n")
     .at(-1)!
     .split(",")
     .map((cell) => JSON.parse(cell) as string);
   const added = (await streamLength(target.port, stream)) - before;
+  const requestsPerSecond = Number(row[1]);
   return {
-    requests_per_s: Number(row[1]),
+    requests_per_s: requestsPerSecond,
     p50_ms: Number(row[4]),
     p99_ms: Number(row[6]),
     added,
+    ...cpuFigures(
+      { server: serverCpu, client: run.clientCpuSeconds },
+      spec.requests / requestsPerSecond,
+      spec.requests,
+    ),
   };
 }
 

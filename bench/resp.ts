@@ -36,7 +36,14 @@ import {
   summarize,
 } from "./harness.ts";
 import { startBaselineBroker } from "./resp/baseline-broker.ts";
-import { haveTool, runRedisBenchmark, startWharfResp, waitForPing } from "./resp/redis-tools.ts";
+import {
+  cpuFigures,
+  haveTool,
+  processCpuSeconds,
+  runRedisBenchmark,
+  startWharfResp,
+  waitForPing,
+} from "./resp/redis-tools.ts";
 
 export const description =
   "RESP pub/sub: WharfMQ side by side with redis-server: redis-benchmark PUBLISH (with and without -P 16), ioredis fan-out to 1/10/100 subscribers, fixed-rate delivery latency.";
@@ -57,6 +64,8 @@ export const flags: Record<string, string> = {
 interface Target {
   name: "wharfmq" | "wharfmq-baseline" | "redis";
   port: number;
+  /** The server's process, for its CPU time around each case. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -75,6 +84,7 @@ async function startRedis(): Promise<Target> {
   return {
     name: "redis",
     port,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
@@ -82,21 +92,30 @@ async function startRedis(): Promise<Target> {
   };
 }
 
-/** (a) requests/s of PUBLISH from redis-benchmark's CSV line. */
+/** (a) requests/s of PUBLISH from redis-benchmark's CSV line; server and client CPU. */
 async function publishThroughput(target: Target, requests: number, pipeline: number) {
-  const out = await runRedisBenchmark(
+  const serverBefore = processCpuSeconds(target.pid);
+  const run = await runRedisBenchmark(
     [
       ...["-h", "127.0.0.1", "-p", String(target.port), "-c", "50", "-n", String(requests)],
       ...["-P", String(pipeline), "-q", "--csv", "PUBLISH", "bench-channel", payload],
     ],
     300_000,
   );
-  const row = out
+  const serverCpu = processCpuSeconds(target.pid) - serverBefore;
+  const row = run.out
     .trim()
     .split("\n")[1]!
     .split(",")
     .map((cell) => JSON.parse(cell) as string);
-  return { requests_per_s: Number(row[1]), p50_ms: Number(row[4]), p99_ms: Number(row[6]) };
+  const requestsPerSecond = Number(row[1]);
+  const seconds = requests / requestsPerSecond;
+  return {
+    requests_per_s: requestsPerSecond,
+    p50_ms: Number(row[4]),
+    p99_ms: Number(row[6]),
+    ...cpuFigures({ server: serverCpu, client: run.clientCpuSeconds }, seconds, requests),
+  };
 }
 
 function spawnSubscribers(target: Target, count: number, expect: number): ChildProcess {
@@ -116,7 +135,7 @@ function spawnSubscribers(target: Target, count: number, expect: number): ChildP
   );
 }
 
-/** (b) delivered messages/s from one publisher to `count` subscribers. */
+/** (b) delivered messages/s from one publisher to `count` subscribers; CPU of each process. */
 async function fanout(target: Target, count: number, messages: number) {
   const child = spawnSubscribers(target, count, messages);
   const lines = createInterface({ input: child.stdout! });
@@ -124,7 +143,10 @@ async function fanout(target: Target, count: number, messages: number) {
   const ready = await iterator.next();
   if (ready.value !== "ready") throw new Error(`subscribers: ${String(ready.value)}`);
   const publisher = new Redis({ host: "127.0.0.1", port: target.port });
+  await publisher.ping();
   const body = Buffer.from(payload);
+  const serverBefore = processCpuSeconds(target.pid);
+  const publisherBefore = process.cpuUsage();
   const started = Date.now();
   let receivers = 0;
   for (let sent = 0; sent < messages; ) {
@@ -139,7 +161,10 @@ async function fanout(target: Target, count: number, messages: number) {
   const result = JSON.parse(String((await iterator.next()).value)) as {
     received: number;
     lastAt: number;
+    cpuSeconds: number;
   };
+  const serverCpu = processCpuSeconds(target.pid) - serverBefore;
+  const publisherUsage = process.cpuUsage(publisherBefore);
   publisher.disconnect();
   child.stdin!.end();
   const seconds = Math.max(0.001, (result.lastAt - started) / 1000);
@@ -152,6 +177,16 @@ async function fanout(target: Target, count: number, messages: number) {
     publish_s: round((publishedAt - started) / 1000),
     duration_s: round(seconds),
     delivered_per_s: Math.round(result.received / seconds),
+    // Per published message; the subscribers' process counts from its first message.
+    ...cpuFigures(
+      {
+        server: serverCpu,
+        publisher: (publisherUsage.user + publisherUsage.system) / 1e6,
+        subscribers: result.cpuSeconds,
+      },
+      seconds,
+      messages,
+    ),
   };
 }
 

@@ -17,6 +17,7 @@ import { waitForPing } from "./redis-tools.ts";
 
 export interface BaselineBroker {
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -42,6 +43,7 @@ export async function startBaselineBroker(root: string): Promise<BaselineBroker>
   }
   return {
     port: ports.resp,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");

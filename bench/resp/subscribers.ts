@@ -1,7 +1,8 @@
 /**
  * Child process of bench/resp.ts: opens `count` ioredis subscriber connections to one
  * channel, prints `ready`, then counts messages until every connection has `expect` of them
- * (or `timeoutMs` passes) and prints one JSON line: received, first and last arrival (ms).
+ * (or `timeoutMs` passes) and prints one JSON line: received, first and last arrival (ms), and
+ * the CPU seconds this process used from the first message on (`cpuSeconds`).
  *
  *   node --import tsx bench/resp/subscribers.ts <port> <channel> <count> <expect> <timeoutMs>
  */
@@ -12,10 +13,13 @@ const connections: Redis[] = [];
 let received = 0;
 let firstAt = 0;
 let lastAt = 0;
+let cpuAtFirst: NodeJS.CpuUsage | null = null;
 const target = Number(count) * Number(expect);
 
 function finish(): void {
-  process.stdout.write(`${JSON.stringify({ received, firstAt, lastAt })}\n`);
+  const cpu = cpuAtFirst === null ? { user: 0, system: 0 } : process.cpuUsage(cpuAtFirst);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  process.stdout.write(`${JSON.stringify({ received, firstAt, lastAt, cpuSeconds })}\n`);
   for (const connection of connections) connection.disconnect();
   process.exit(0);
 }
@@ -25,7 +29,10 @@ async function main(): Promise<void> {
     const connection = new Redis({ host: "127.0.0.1", port: Number(port) });
     connection.on("messageBuffer", () => {
       const now = Date.now();
-      if (received === 0) firstAt = now;
+      if (received === 0) {
+        firstAt = now;
+        cpuAtFirst = process.cpuUsage();
+      }
       lastAt = now;
       if (++received === target) finish();
     });
