@@ -171,10 +171,7 @@ export async function run(context: BenchContext): Promise<void> {
         const wharf = results.get("wharfmq")!;
         const line: Record<string, unknown> = {};
         for (const [name, result] of results) {
-          line[`${name}_requests_per_s`] = result.requests_per_s;
-          line[`${name}_p50_ms`] = result.p50_ms;
-          line[`${name}_p99_ms`] = result.p99_ms;
-          line[`${name}_added`] = result.added;
+          for (const [field, value] of Object.entries(result)) line[`${name}_${field}`] = value;
         }
         for (const name of ["wharfmq-baseline", "redis-always", "redis-default"] as const) {
           const other = results.get(name);

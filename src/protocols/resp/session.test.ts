@@ -15,6 +15,7 @@ import { RespSimple } from "./codec/reply.ts";
 import type { RespCommand } from "./commands/command.ts";
 import { commandModules } from "./commands/index.ts";
 import { RespServer } from "./server.ts";
+import type { RespSessionLimits } from "./session.ts";
 
 /** A test command: `SLOW ms value` answers `value` after `ms` milliseconds. */
 const slow: RespCommand = {
@@ -30,7 +31,17 @@ const slow: RespCommand = {
   },
 };
 
-function setup(): { client: Duplex; received: () => string; channels: ChannelRegistry } {
+interface TestClient {
+  client: Duplex;
+  received: () => string;
+  channels: ChannelRegistry;
+}
+
+/** A server of its own; `connect` attaches clients to it, `onWrite` sees its writes. */
+function testServer(
+  onWrite?: (client: number, chunk: Buffer) => void,
+  limits?: Partial<RespSessionLimits>,
+) {
   const channels = new ChannelRegistry();
   const server = new RespServer({
     broker: {} as Broker,
@@ -38,19 +49,31 @@ function setup(): { client: Duplex; received: () => string; channels: ChannelReg
     logger: silentLogger,
     version: "test",
     commandModules: [...commandModules, [slow]],
+    ...(limits === undefined ? {} : { limits }),
   });
-  const [client, serverSide] = duplexPair();
-  server.attach(serverSide, {
-    remoteAddress: "127.0.0.1",
-    remotePort: 1,
-    localAddress: "127.0.0.1",
-    localPort: 2,
-  });
-  let text = "";
-  client.on("data", (chunk: Buffer) => {
-    text += chunk.toString("latin1");
-  });
-  return { client, received: () => text, channels };
+  let clients = 0;
+  const connect = (): TestClient => {
+    const id = clients++;
+    const [client, serverSide] = duplexPair((side, chunk) => {
+      if (side === 1) onWrite?.(id, chunk);
+    });
+    server.attach(serverSide, {
+      remoteAddress: "127.0.0.1",
+      remotePort: 1,
+      localAddress: "127.0.0.1",
+      localPort: 2,
+    });
+    let text = "";
+    client.on("data", (chunk: Buffer) => {
+      text += chunk.toString("latin1");
+    });
+    return { client, received: () => text, channels };
+  };
+  return { connect };
+}
+
+function setup(): TestClient {
+  return testServer().connect();
 }
 
 test("replies keep request order when an earlier command finishes later", async () => {
@@ -118,4 +141,33 @@ test("multibulk PUBLISH (the fast path): replies, deliveries, order and subscrib
     ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n:1\r\n",
   );
   assert.equal(shared.channels.stats.published, 1);
+});
+
+test("output leaves newest session first, as Redis writes its clients: the publisher's reply, then the deliveries", async () => {
+  const writes: number[] = [];
+  const { connect } = testServer((client) => writes.push(client));
+  const subscribers = [connect(), connect()];
+  for (const subscriber of subscribers) {
+    subscriber.client.write("SUBSCRIBE c\r\n");
+    await waitFor(() => subscriber.received().includes("subscribe"));
+  }
+  const publisher = connect();
+  writes.length = 0;
+  publisher.client.write("PUBLISH c m\r\n");
+  await waitFor(() => writes.length === 3);
+  assert.deepEqual(writes, [2, 1, 0]);
+  assert.equal(publisher.received(), ":2\r\n");
+});
+
+test("a session given output while others are flushed is flushed in the same burst", async () => {
+  // One pending command at most: the PUBLISH behind SLOW runs when SLOW's reply is flushed,
+  // and its delivery queues the subscriber during that flush.
+  const { connect } = testServer(undefined, { pendingCommandsMax: 1 });
+  const subscriber = connect();
+  subscriber.client.write("SUBSCRIBE c\r\n");
+  await waitFor(() => subscriber.received().includes("subscribe"));
+  const publisher = connect();
+  publisher.client.write("SLOW 10 a\r\nPUBLISH c m\r\n");
+  await waitFor(() => subscriber.received().endsWith("$1\r\nm\r\n"), "the delivery");
+  await waitFor(() => publisher.received() === "+a\r\n:1\r\n");
 });

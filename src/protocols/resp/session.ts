@@ -19,7 +19,8 @@
  * connection's reply as soon as its bytes were run interleaves reads and writes; the burst
  * measured 19.3 -> 15.6 us median server CPU per unpipelined PUBLISH, 4 runs each of
  * redis-benchmark -c 50.) Output produced elsewhere (a promise settling) is flushed on
- * `process.nextTick`. Sessions with output due share one queue (`flushQueued`).
+ * `process.nextTick`. Sessions with output due share one queue, flushed newest first as
+ * Redis does, so a publisher's reply leaves before its subscribers' messages (`flushQueued`).
  *
  * PUBLISH fast path. A publisher's requests are almost all `*3 $7 PUBLISH ...`: `pump` asks
  * the parser for one first (`RespParser.nextPublish`: channel and message as ranges of the
@@ -592,8 +593,23 @@ function flushAfterPoll(): void {
   flushQueued();
 }
 
+/**
+ * Flushes the queued sessions newest first, as Redis writes its clients (new ones join the
+ * head of `clients_pending_write`): the session whose command gave the others output (a
+ * publisher, its subscribers) queues last, so its reply leaves first and its next command can
+ * be on its way while the deliveries are written. Measured with 1 ioredis publisher
+ * (pipelines of 100) and 10 subscribers: oldest first, a subscriber's read found 100 messages
+ * (one pipeline's worth) and the run took 2.47 s; newest first, 160-168 and 2.26 s (Redis:
+ * 173-177, 2.05-2.16 s). Sessions queued while flushing are flushed in the same call.
+ */
 function flushQueued(): void {
-  for (let i = 0; i < flushQueue.length; i++) flushQueue[i]!.flush();
+  let start = 0;
+  let end = flushQueue.length;
+  while (start < end) {
+    for (let i = end - 1; i >= start; i--) flushQueue[i]!.flush();
+    start = end;
+    end = flushQueue.length;
+  }
   // pop, not `length = 0`: the queue holds a session or two, and V8's length setter is a
   // slow builtin next to a few pops (measured: 1.4% of the CPU of a non-pipelined PUBLISH).
   for (let n = flushQueue.length; n > 0; n--) flushQueue.pop();
