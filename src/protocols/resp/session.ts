@@ -598,9 +598,11 @@ function flushAfterPoll(): void {
  * head of `clients_pending_write`): the session whose command gave the others output (a
  * publisher, its subscribers) queues last, so its reply leaves first and its next command can
  * be on its way while the deliveries are written. Measured with 1 ioredis publisher
- * (pipelines of 100) and 10 subscribers: oldest first, a subscriber's read found 100 messages
- * (one pipeline's worth) and the run took 2.47 s; newest first, 160-168 and 2.26 s (Redis:
- * 173-177, 2.05-2.16 s). Sessions queued while flushing are flushed in the same call.
+ * (pipelines of 100) and 10 subscribers in one process: oldest first, a subscriber's read
+ * found 100 messages (one pipeline's worth) and the run took 2.47 s; newest first, 160-168
+ * and 2.26 s (Redis: 173-177, 2.05-2.16 s). (With the subscribers in a process of their own,
+ * as in bench/resp.ts, that process is the bound either way and reads ~450 per read.)
+ * Sessions queued while flushing are flushed in the same call.
  */
 function flushQueued(): void {
   let start = 0;
