@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor as pollUntil } from "../../test/helpers/wait-for.ts";
 import type { Log } from "./log.ts";
 import { defaultLogConfig, type LogConfig } from "./log-config.ts";
 import {
@@ -20,17 +21,8 @@ import {
 } from "./record-batch.ts";
 
 /** Polls `condition` until it holds; fails after `timeoutMs` instead of hanging a test run. */
-export async function waitFor(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+export function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return pollUntil(condition, what, timeoutMs);
 }
 
 export async function makeTempDir(label: string): Promise<string> {

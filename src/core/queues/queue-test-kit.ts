@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor as pollUntil } from "../../../test/helpers/wait-for.ts";
 import { silentLogger } from "../../logging/logger.ts";
 import type { FileSystem } from "../../storage/file-system.ts";
 import { LogStore } from "../../storage/log-store.ts";
@@ -142,17 +143,9 @@ export class TestConsumer implements QueueConsumer {
   }
 }
 
-/** Polls `condition` until it holds, failing after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+/** Polls `condition` until it holds; fails after `timeoutMs` instead of hanging a test run. */
+export function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return pollUntil(condition, what, timeoutMs);
 }
 
 /** Lets pending writes, reads and dispatch passes run. */
