@@ -25,6 +25,7 @@ import {
   amqpPublishInFlightBytesMax,
 } from "../../config/limits.ts";
 import type { Logger } from "../../logging/logger.ts";
+import { ConnectionSet } from "../connection-set.ts";
 import type { AmqpFieldTable, AmqpFieldValue } from "./codec/field-value.ts";
 import { type DirectReplyRegistry, processReplyRegistry } from "./direct-reply-to.ts";
 import {
@@ -100,16 +101,15 @@ export class AmqpServer {
     connectionsRefused: 0,
     protocolErrors: {},
   };
-  private readonly sessions = new Set<AmqpSession>();
+  private readonly sessions: ConnectionSet<AmqpSession>;
   private readonly shared: AmqpSessionShared;
   private readonly logger: Logger;
-  private readonly connectionsMax: number;
   private nextSessionId = 1;
   private alarm: string | null = null;
 
   constructor(options: AmqpServerOptions) {
     this.logger = options.logger;
-    this.connectionsMax = options.connectionsMax ?? amqpConnectionsMax;
+    this.sessions = new ConnectionSet(options.connectionsMax ?? amqpConnectionsMax, this.stats);
     this.shared = {
       broker: options.broker,
       logger: options.logger,
@@ -140,12 +140,7 @@ export class AmqpServer {
 
   private accept(socket: Socket): void {
     const remote = socket.remoteAddress ?? "unknown";
-    if (this.sessions.size >= this.connectionsMax) {
-      this.stats.connectionsRefused++;
-      this.logger.warn(
-        { remote, limit: this.connectionsMax },
-        "amqp connection refused: too many connections",
-      );
+    if (this.sessions.atCapacity(this.logger, "amqp", remote)) {
       socket.destroy();
       return;
     }
@@ -154,20 +149,12 @@ export class AmqpServer {
 
   /** Serves a connection over any duplex stream (a socket, or an in-memory pair in tests). */
   attach(stream: Duplex, remoteAddress: string): AmqpSession {
-    this.stats.connectionsAccepted++;
     const session = new AmqpSession(stream, remoteAddress, this.nextSessionId++, this.shared);
-    this.sessions.add(session);
-    session.closed.then(() => this.sessions.delete(session));
-    return session;
+    return this.sessions.add(session, session.closed);
   }
 
   /** Stops accepting and closes every connection; resolves when all are closed. */
-  async close(): Promise<void> {
-    const listening = this.netServer.listening
-      ? new Promise<void>((resolve) => this.netServer.close(() => resolve()))
-      : Promise.resolve();
-    const sessions = [...this.sessions];
-    for (const session of sessions) session.close("shutdown");
-    await Promise.all([listening, ...sessions.map((session) => session.closed)]);
+  close(): Promise<void> {
+    return this.sessions.closeAll(this.netServer);
   }
 }

@@ -23,6 +23,7 @@ import {
 } from "../../config/limits.ts";
 import type { Broker } from "../../core/broker.ts";
 import type { Logger } from "../../logging/logger.ts";
+import { ConnectionSet } from "../connection-set.ts";
 import { buildDispatchTable } from "./handlers/index.ts";
 import { KafkaSession, type KafkaSessionLimits, type KafkaSessionShared } from "./session.ts";
 
@@ -51,17 +52,16 @@ export class KafkaServer {
     connectionsRefused: 0,
     protocolErrors: {},
   };
-  private readonly sessions = new Set<KafkaSession>();
+  private readonly sessions: ConnectionSet<KafkaSession>;
   private readonly shared: KafkaSessionShared;
   private readonly logger: Logger;
-  private readonly connectionsMax: number;
   private readonly idleMsMax: number;
   private advertised: { host: string; port: number } | null = null;
   private nextSessionId = 1;
 
   constructor(options: KafkaServerOptions) {
     this.logger = options.logger;
-    this.connectionsMax = options.connectionsMax ?? kafkaConnectionsMax;
+    this.sessions = new ConnectionSet(options.connectionsMax ?? kafkaConnectionsMax, this.stats);
     this.idleMsMax = options.idleMsMax ?? kafkaConnectionIdleMsMax;
     const nodeId = options.nodeId ?? 0;
     this.shared = {
@@ -102,13 +102,12 @@ export class KafkaServer {
 
   private accept(socket: Socket): void {
     const remote = socket.remoteAddress ?? "unknown";
-    if (this.sessions.size >= this.connectionsMax || !this.advertised) {
-      this.stats.connectionsRefused++;
-      const reason = this.advertised ? "too many connections" : "listener not started";
-      this.logger.warn(
-        { remote, limit: this.connectionsMax },
-        `kafka connection refused: ${reason}`,
-      );
+    if (!this.advertised) {
+      this.sessions.refused(this.logger, "kafka connection refused: listener not started", remote);
+      socket.destroy();
+      return;
+    }
+    if (this.sessions.atCapacity(this.logger, "kafka", remote)) {
       socket.destroy();
       return;
     }
@@ -121,20 +120,12 @@ export class KafkaServer {
 
   /** Serves a connection over any duplex stream (a socket, or an in-memory pair in tests). */
   attach(stream: Duplex, remoteAddress: string): KafkaSession {
-    this.stats.connectionsAccepted++;
     const session = new KafkaSession(stream, remoteAddress, this.nextSessionId++, this.shared);
-    this.sessions.add(session);
-    session.closed.then(() => this.sessions.delete(session));
-    return session;
+    return this.sessions.add(session, session.closed);
   }
 
   /** Stops accepting and closes every connection; resolves when all are closed. */
-  async close(): Promise<void> {
-    const listening = this.netServer.listening
-      ? new Promise<void>((resolve) => this.netServer.close(() => resolve()))
-      : Promise.resolve();
-    const sessions = [...this.sessions];
-    for (const session of sessions) session.close("shutdown");
-    await Promise.all([listening, ...sessions.map((session) => session.closed)]);
+  close(): Promise<void> {
+    return this.sessions.closeAll(this.netServer);
   }
 }

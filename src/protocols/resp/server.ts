@@ -22,6 +22,7 @@ import {
 import type { Broker } from "../../core/broker.ts";
 import type { ChannelRegistry } from "../../core/channels/channel-registry.ts";
 import type { Logger } from "../../logging/logger.ts";
+import { ConnectionSet } from "../connection-set.ts";
 import type {
   RespClient,
   RespCommand,
@@ -52,9 +53,8 @@ export class RespServer {
     protocolErrors: {},
     errorReplies: 0,
   };
-  private readonly sessions = new Set<RespSession>();
+  private readonly sessions: ConnectionSet<RespSession>;
   private readonly logger: Logger;
-  private readonly connectionsMax: number;
   private readonly view: RespServerView & { port: number };
   private readonly options: RespServerOptions;
   private readonly limits: RespSessionLimits;
@@ -63,7 +63,7 @@ export class RespServer {
   constructor(options: RespServerOptions) {
     this.options = options;
     this.logger = options.logger;
-    this.connectionsMax = options.connectionsMax ?? respConnectionsMax;
+    this.sessions = new ConnectionSet(options.connectionsMax ?? respConnectionsMax, this.stats);
     this.limits = {
       bulkBytesMax: respBulkBytesMaxDefault,
       multibulkLengthMax: respMultibulkLengthMax,
@@ -99,12 +99,7 @@ export class RespServer {
 
   private accept(socket: Socket): void {
     const remote = socket.remoteAddress ?? "unknown";
-    if (this.sessions.size >= this.connectionsMax) {
-      this.stats.connectionsRefused++;
-      this.logger.warn(
-        { remote, limit: this.connectionsMax },
-        "resp connection refused: too many connections",
-      );
+    if (this.sessions.atCapacity(this.logger, "resp", remote)) {
       // Redis answers before closing; so do we. The socket was accepted paused: it must read
       // (and drop) what comes, or it would never see the peer's end and never close. A peer
       // that does not end is cut off after a grace period.
@@ -124,7 +119,6 @@ export class RespServer {
 
   /** Serves a connection over any duplex stream (a socket, or an in-memory pair in tests). */
   attach(stream: Duplex, endpoint: RespEndpoint): RespSession {
-    this.stats.connectionsAccepted++;
     const session = new RespSession(stream, endpoint, this.nextSessionId++, {
       context: {
         broker: this.options.broker,
@@ -139,18 +133,11 @@ export class RespServer {
         this.stats.protocolErrors[reason] = (this.stats.protocolErrors[reason] ?? 0) + 1;
       },
     });
-    this.sessions.add(session);
-    session.whenClosed.then(() => this.sessions.delete(session));
-    return session;
+    return this.sessions.add(session, session.whenClosed);
   }
 
   /** Stops accepting and closes every connection; resolves when all are closed. */
-  async close(): Promise<void> {
-    const listening = this.netServer.listening
-      ? new Promise<void>((resolve) => this.netServer.close(() => resolve()))
-      : Promise.resolve();
-    const sessions = [...this.sessions];
-    for (const session of sessions) session.close("shutdown");
-    await Promise.all([listening, ...sessions.map((session) => session.whenClosed)]);
+  close(): Promise<void> {
+    return this.sessions.closeAll(this.netServer);
   }
 }
