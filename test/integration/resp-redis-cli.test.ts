@@ -71,6 +71,26 @@ test("redis-cli PING, ECHO, CLIENT, INFO, COMMAND", { skip }, async () => {
   assert.equal((await cli("-3", "PING")).stdout, "PONG\n");
 });
 
+test("redis-cli --stat reads its figures from INFO (memory, clients, stats)", {
+  skip,
+}, async () => {
+  // --stat prints a row per interval until killed; stdbuf makes its stdout line-buffered.
+  const stat = await run(
+    "stdbuf",
+    ["-oL", "redis-cli", "-h", "127.0.0.1", "-p", String(broker.ports.resp), "--stat", "-i", "0.2"],
+    1500,
+  );
+  const rows = stat.stdout.split("\n").filter((line) => /^\d/.test(line));
+  assert.ok(rows.length >= 2, stat.stdout);
+  // keys, mem (Redis's human form), clients, blocked, requests (+delta), connections
+  assert.match(rows[0]!, /^\d+\s+\d+(\.\d+)?[BKMG]\s+\d+\s+0\s+\d+ \(\+\d+\)\s+\d+/);
+  const memory = (await cli("INFO", "memory")).stdout;
+  assert.match(memory, /^used_memory:\d+\r?$/m);
+  assert.match(memory, /^used_memory_human:\d+(\.\d+)?[BKMG]\r?$/m);
+  assert.match(memory, /^maxmemory_policy:noeviction\r?$/m);
+  assert.match((await cli("INFO", "clients")).stdout, /^maxclients:\d+\r?$/m);
+});
+
 test("redis-cli --csv", { skip }, async () => {
   assert.equal((await cli("--csv", "PUBSUB", "NUMSUB", "a", "b")).stdout, '"a",0,"b",0\n');
   assert.equal((await cli("--csv", "PING")).stdout, '"PONG"\n');

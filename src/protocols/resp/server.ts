@@ -63,7 +63,8 @@ export class RespServer {
   constructor(options: RespServerOptions) {
     this.options = options;
     this.logger = options.logger;
-    this.sessions = new ConnectionSet(options.connectionsMax ?? respConnectionsMax, this.stats);
+    const connectionsMax = options.connectionsMax ?? respConnectionsMax;
+    this.sessions = new ConnectionSet(connectionsMax, this.stats);
     this.limits = {
       bulkBytesMax: respBulkBytesMaxDefault,
       multibulkLengthMax: respMultibulkLengthMax,
@@ -80,6 +81,7 @@ export class RespServer {
       startedAt: Date.now(),
       port: 0,
       version: options.version,
+      connectionsMax,
     };
     // Paused: a session starts reading, directly into its own buffer (src/protocols/direct-reads.ts).
     this.netServer = createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>

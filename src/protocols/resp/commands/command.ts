@@ -166,6 +166,8 @@ export interface RespServerView {
   readonly port: number;
   /** WharfMQ's version (INFO wharfmq_version). */
   readonly version: string;
+  /** The connection limit (INFO maxclients). */
+  readonly connectionsMax: number;
 }
 
 export interface RespServerStats {

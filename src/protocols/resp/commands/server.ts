@@ -130,7 +130,7 @@ function commandInfoSubcommand(context: RespCommandContext, args: readonly Buffe
   return reply;
 }
 
-const infoSections = ["server", "clients", "stats", "replication", "keyspace"] as const;
+const infoSections = ["server", "clients", "memory", "stats", "replication", "keyspace"] as const;
 type InfoSection = (typeof infoSections)[number];
 
 function infoSection(context: RespCommandContext, section: InfoSection): string[] {
@@ -168,7 +168,29 @@ function infoSection(context: RespCommandContext, section: InfoSection): string[
         `connected_clients:${connected}`,
         `pubsub_clients:${pubsubClients}`,
         "blocked_clients:0",
-        "maxclients:10000",
+        `maxclients:${server.connectionsMax}`,
+      ];
+    }
+    case "memory": {
+      // The process's memory, in the fields redis-cli --stat and monitoring tools read:
+      // used_memory is what the broker holds (V8 heap in use plus Buffers and other memory
+      // outside the heap); used_memory_rss is the process's resident set. No
+      // mem_fragmentation_ratio: for a Node process RSS / used says nothing about
+      // fragmentation, and tools alert on it.
+      const usage = process.memoryUsage();
+      const used = usage.heapUsed + usage.external;
+      peakMemory = Math.max(peakMemory, used);
+      return [
+        "# Memory",
+        `used_memory:${used}`,
+        `used_memory_human:${bytesToHuman(used)}`,
+        `used_memory_rss:${usage.rss}`,
+        `used_memory_rss_human:${bytesToHuman(usage.rss)}`,
+        `used_memory_peak:${peakMemory}`,
+        `used_memory_peak_human:${bytesToHuman(peakMemory)}`,
+        "maxmemory:0",
+        "maxmemory_human:0B",
+        "maxmemory_policy:noeviction",
       ];
     }
     case "stats": {
@@ -197,6 +219,22 @@ function infoSection(context: RespCommandContext, section: InfoSection): string[
     case "keyspace":
       return ["# Keyspace"];
   }
+}
+
+/** The largest `used_memory` INFO has reported (Redis's `used_memory_peak`). */
+let peakMemory = 0;
+
+/** Bytes as Redis's INFO writes them: 512B, 895.51K, 1.20M, 3.00G. */
+export function bytesToHuman(bytes: number): string {
+  const units = ["K", "M", "G", "T", "P"];
+  if (bytes < 1024) return `${bytes}B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(2)}${units[unit]}`;
 }
 
 function info(context: RespCommandContext, args: readonly Buffer[]): RespValue {
