@@ -301,8 +301,15 @@ test("blocking XREAD and XREADGROUP are woken by XADD from another client", asyn
     ">",
   );
   await new Promise((resolve) => setTimeout(resolve, 200));
+  // While they wait, INFO and CLIENT LIST show them blocked (as Redis: flag b).
+  const blockedNow = async () =>
+    /blocked_clients:(\d+)/.exec(String(await writer.info("clients")))?.[1];
+  assert.equal(await blockedNow(), "2");
+  const list = String(await writer.client("LIST"));
+  assert.equal(list.match(/ flags=b /g)?.length, 2, list);
   const id = await writer.xadd(s, "*", "job", "1");
   const [read, group] = await Promise.all([blocked, blockedGroup]);
+  assert.equal(await blockedNow(), "0");
   assert.ok(Date.now() - started < 5000, "woken, not timed out");
   assert.deepEqual(read, [[s, [[id, ["job", "1"]]]]]);
   assert.deepEqual(group, [[s, [[id, ["job", "1"]]]]]);

@@ -115,6 +115,8 @@ export interface ReadOptions {
   blockMs: number | null;
   /** Aborts a blocked read (the client went away). */
   signal?: AbortSignal;
+  /** Called each time the read starts waiting for entries (the client is blocked). */
+  onWait?: () => void;
 }
 
 export interface StreamReadResult {
@@ -782,6 +784,7 @@ export class RedisStreams {
       if (options.blockMs === null || this.closed) return null;
       const remaining = deadline === null ? streamBlockRecheckMs : deadline - performance.now();
       if (remaining <= 0 || options.signal?.aborted) return null;
+      options.onWait?.();
       await this.waitForChange(
         requests.map((request) => request.key),
         remaining,
@@ -844,6 +847,7 @@ export class RedisStreams {
       if (options.blockMs === null || this.closed) return null;
       const remaining = deadline === null ? streamBlockRecheckMs : deadline - performance.now();
       if (remaining <= 0 || options.signal?.aborted) return null;
+      options.onWait?.();
       await this.waitForChange(
         requests.map((request) => request.key),
         remaining,

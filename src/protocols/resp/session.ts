@@ -121,6 +121,7 @@ export class RespSession implements ChannelSink, RespClient {
   libVersion: string | null = null;
   user = "default";
   noEvict = false;
+  blocked = false;
   readonly subscriber: ChannelSubscriber;
   readonly closed: AbortSignal;
   /** Resolves when the socket has closed. */

@@ -35,7 +35,7 @@ export function validateClientName(name: Buffer): RespErrorReply | null {
 /** One CLIENT LIST line (Redis 7.2 field order). */
 export function describeClient(client: RespClient, now = Date.now()): string {
   const subscriber = client.subscriber;
-  const flags = subscriber.subscribed ? "P" : "N";
+  const flags = `${subscriber.subscribed ? "P" : ""}${client.blocked ? "b" : ""}` || "N";
   const fields = [
     `id=${client.id}`,
     `addr=${client.remoteAddress}:${client.remotePort}`,

@@ -142,6 +142,8 @@ export interface RespClient {
   /** The authenticated user (`default` until AUTH, as Redis without requirepass). */
   user: string;
   noEvict: boolean;
+  /** True while a blocking read (XREAD/XREADGROUP BLOCK) waits (INFO blocked_clients). */
+  blocked: boolean;
   readonly subscriber: ChannelSubscriber;
   /** Aborted when the connection closes: blocking commands stop waiting. */
   readonly closed: AbortSignal;

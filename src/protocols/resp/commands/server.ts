@@ -159,15 +159,17 @@ function infoSection(context: RespCommandContext, section: InfoSection): string[
     case "clients": {
       let connected = 0;
       let pubsubClients = 0;
+      let blocked = 0;
       for (const client of server.clients()) {
         connected++;
         if (client.subscriber.subscribed) pubsubClients++;
+        if (client.blocked) blocked++;
       }
       return [
         "# Clients",
         `connected_clients:${connected}`,
         `pubsub_clients:${pubsubClients}`,
-        "blocked_clients:0",
+        `blocked_clients:${blocked}`,
         `maxclients:${server.connectionsMax}`,
       ];
     }

@@ -21,6 +21,7 @@ import type {
   ReadRequest,
   RedisStreams,
   StreamEntry,
+  StreamReadResult,
   TrimSpec,
   XaddId,
 } from "../../../core/redis-streams/redis-streams.ts";
@@ -345,10 +346,23 @@ async function read(context: RespCommandContext, args: Buffer[], streams: RedisS
     }
     requests.push({ key, position: readPosition(idArg, group) });
   }
-  const options = { count, blockMs, signal: context.client.closed };
-  const results = group
-    ? await streams.xreadgroup(groupName!, consumer!, requests, { ...options, noAck })
-    : await streams.xread(requests, options);
+  const client = context.client;
+  const options = {
+    count,
+    blockMs,
+    signal: client.closed,
+    onWait: () => {
+      client.blocked = true;
+    },
+  };
+  let results: StreamReadResult[] | null;
+  try {
+    results = group
+      ? await streams.xreadgroup(groupName!, consumer!, requests, { ...options, noAck })
+      : await streams.xread(requests, options);
+  } finally {
+    client.blocked = false;
+  }
   if (results === null) return nullArray;
   if (context.client.protocol === 3) {
     return new RespMap(results.map((result) => [result.key, entriesReply(result.entries)]));
