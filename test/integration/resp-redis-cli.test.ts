@@ -71,9 +71,14 @@ test("redis-cli PING, ECHO, CLIENT, INFO, COMMAND", { skip }, async () => {
   assert.equal((await cli("-3", "PING")).stdout, "PONG\n");
 });
 
-test("redis-cli --stat reads its figures from INFO (memory, clients, stats)", {
+test("redis-cli --stat reads its figures from INFO (keyspace, memory, clients)", {
   skip,
 }, async () => {
+  assert.match((await cli("XADD", "stat:s", "*", "f", "v")).stdout, /^\d+-\d+\n$/);
+  const keys = /^db0:keys=(\d+),expires=0,avg_ttl=0\r?$/m.exec(
+    (await cli("INFO", "keyspace")).stdout,
+  )?.[1];
+  assert.ok(Number(keys) >= 1, `INFO keyspace: ${keys}`);
   // --stat prints a row per interval until killed; stdbuf makes its stdout line-buffered.
   const stat = await run(
     "stdbuf",
@@ -84,6 +89,7 @@ test("redis-cli --stat reads its figures from INFO (memory, clients, stats)", {
   assert.ok(rows.length >= 2, stat.stdout);
   // keys, mem (Redis's human form), clients, blocked, requests (+delta), connections
   assert.match(rows[0]!, /^\d+\s+\d+(\.\d+)?[BKMG]\s+\d+\s+0\s+\d+ \(\+\d+\)\s+\d+/);
+  assert.equal(rows[0]!.split(/\s+/)[0], keys);
   const memory = (await cli("INFO", "memory")).stdout;
   assert.match(memory, /^used_memory:\d+\r?$/m);
   assert.match(memory, /^used_memory_human:\d+(\.\d+)?[BKMG]\r?$/m);

@@ -335,6 +335,13 @@ export class RedisStreams {
     }
   }
 
+  /** How many keys hold a stream: every topic of one partition is one (INFO keyspace). */
+  keyCount(): number {
+    let count = 0;
+    for (const topic of this.registry.list()) if (topic.partitions.length === 1) count++;
+    return count;
+  }
+
   /** "none" | "stream"; WRONGTYPE for a topic of several partitions (Redis's TYPE). */
   keyType(key: Buffer): "none" | "stream" {
     return this.lookup(key) ? "stream" : "none";

@@ -218,8 +218,11 @@ function infoSection(context: RespCommandContext, section: InfoSection): string[
     }
     case "replication":
       return ["# Replication", "role:master", "connected_slaves:0"];
-    case "keyspace":
-      return ["# Keyspace"];
+    case "keyspace": {
+      // Every stream is a key of database 0; streams never expire.
+      const keys = context.broker.redisStreams.keyCount();
+      return keys === 0 ? ["# Keyspace"] : ["# Keyspace", `db0:keys=${keys},expires=0,avg_ttl=0`];
+    }
   }
 }
 
