@@ -1,6 +1,8 @@
 /**
  * Regenerates test/fixtures/resp/redis-transcripts.json: runs each script of commands below
- * against a real Redis on one connection and records every reply byte for byte, so that
+ * against a real Redis on one connection and records every reply byte for byte (and, for raw
+ * inputs such as inline commands and malformed requests, everything Redis sent back and
+ * whether it closed the connection), so that
  * test/integration/resp-redis-transcripts.test.ts holds WharfMQ to Redis's own replies rather
  * than to our reading of Redis's code.
  *
@@ -17,7 +19,11 @@
  * marked `volatile`: the test compares them with every integer masked.
  */
 import { writeFileSync } from "node:fs";
-import { RawRespClient } from "./resp-raw-client.ts";
+import { type RawExchange, RawRespClient, rawExchange } from "./resp-raw-client.ts";
+
+export interface RawTranscript extends RawExchange {
+  input: string;
+}
 
 export interface TranscriptStep {
   args: string[];
@@ -288,6 +294,37 @@ const scripts: Record<string, Step[]> = {
   ],
 };
 
+/**
+ * Raw bytes, each on a fresh connection: inline commands (quoting, escapes, blank lines) and
+ * malformed input, whose reply is Redis's `-ERR Protocol error: ...` and a closed connection.
+ * Left out: a multibulk length above 1,048,576, which Redis 7 accepts from an authenticated
+ * client and WharfMQ refuses (`respMultibulkLengthMax`, a bound on memory; docs/resp.md).
+ */
+const rawInputs = [
+  "*x\r\n",
+  "*1\r\n$abc\r\n",
+  "*1\r\n$-5\r\n",
+  "*2\r\n$4\r\nPING\r\nx",
+  'PING "unbalanced\r\n',
+  "PING 'a\r\n",
+  'ECHO "a\\x41b"\r\n',
+  "ECHO 'it\\'s'\r\n",
+  'ECHO "a"b\r\n',
+  "  \r\nPING\r\n",
+  "\r\n\r\nPING\r\n",
+  "*0\r\nPING\r\n",
+  "*-1\r\nPING\r\n",
+  "*1\r\n$4\r\nPINGxx\r\n",
+  "*3\r\n$4\r\nECHO\r\n$1\r\na\r\n",
+  "PING\nPING\n",
+  "*1\r\n:5\r\n",
+  "*1\r\n+PING\r\n",
+  "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
+  "*1\r\n$536870913\r\n",
+  "$4\r\nPING\r\n",
+  "SUBSCRIBE a\r\nPING\r\nPING x\r\nQUIT\r\n",
+];
+
 async function record(port: number): Promise<void> {
   const admin = await RawRespClient.connect(port);
   const info = await admin.command(["INFO", "server"]);
@@ -306,8 +343,11 @@ async function record(port: number): Promise<void> {
     client.close();
   }
   admin.close();
+  const raw: RawTranscript[] = [];
+  for (const input of rawInputs) raw.push({ input, ...(await rawExchange(port, input)) });
   const out = new URL("../fixtures/resp/redis-transcripts.json", import.meta.url);
-  writeFileSync(out, `${JSON.stringify({ redis_version: version, scripts: recorded }, null, 1)}\n`);
+  const fixture = { redis_version: version, scripts: recorded, raw };
+  writeFileSync(out, `${JSON.stringify(fixture, null, 1)}\n`);
   console.log(`wrote ${out.pathname} (Redis ${version})`);
 }
 

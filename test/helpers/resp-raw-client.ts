@@ -103,3 +103,38 @@ export class RawRespClient {
     this.socket.destroy();
   }
 }
+
+export interface RawExchange {
+  /** Everything the server sent, latin1. */
+  output: string;
+  /** True when the server closed the connection within the wait. */
+  closed: boolean;
+}
+
+/**
+ * Sends `input` (latin1) on a fresh connection and collects what comes back until the server
+ * closes it or `waitMs` pass: for inline commands and malformed input, where a reply may be
+ * several replies, a protocol error and a close, or nothing.
+ */
+export function rawExchange(port: number, input: string, waitMs = 400): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    let output = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ output, closed: false });
+    }, waitMs);
+    socket.on("connect", () => socket.write(Buffer.from(input, "latin1")));
+    socket.on("data", (chunk: Buffer) => {
+      output += chunk.toString("latin1");
+    });
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ output, closed: true });
+    });
+  });
+}

@@ -4,18 +4,23 @@
  * test/helpers/redis-transcript-oracle.ts) against a broker process, one connection per script,
  * and expects exactly the replies Redis gave: streams, consumer groups, pub/sub in RESP2 and
  * RESP3, and the error text of wrong arity, wrong types and bad options. Replies marked
- * `volatile` hold idle times and are compared with every integer masked.
+ * `volatile` hold idle times and are compared with every integer masked. Raw inputs (inline
+ * commands, malformed requests) must get the same bytes back and the same close, or not.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { BrokerProcess } from "../helpers/broker-process.ts";
-import type { TranscriptStep } from "../helpers/redis-transcript-oracle.ts";
-import { RawRespClient } from "../helpers/resp-raw-client.ts";
+import type { RawTranscript, TranscriptStep } from "../helpers/redis-transcript-oracle.ts";
+import { RawRespClient, rawExchange } from "../helpers/resp-raw-client.ts";
 
 const fixture = JSON.parse(
   readFileSync(new URL("../fixtures/resp/redis-transcripts.json", import.meta.url), "utf8"),
-) as { redis_version: string; scripts: Record<string, TranscriptStep[]> };
+) as {
+  redis_version: string;
+  scripts: Record<string, TranscriptStep[]>;
+  raw: RawTranscript[];
+};
 
 let broker: BrokerProcess;
 
@@ -47,3 +52,18 @@ for (const [name, steps] of Object.entries(fixture.scripts)) {
     }
   });
 }
+
+test(`raw input: inline commands and protocol errors as Redis ${fixture.redis_version} answered`, async () => {
+  // Each on a fresh connection, all at once: a case that leaves the connection open waits
+  // out the same 400 ms the recording waited.
+  const results = await Promise.all(
+    fixture.raw.map((recorded) => rawExchange(broker.ports.resp, recorded.input)),
+  );
+  fixture.raw.forEach((recorded, i) => {
+    assert.deepEqual(
+      results[i],
+      { output: recorded.output, closed: recorded.closed },
+      JSON.stringify(recorded.input),
+    );
+  });
+});
