@@ -18,7 +18,7 @@ export class ConnectionSet<S extends ServedSession> implements Iterable<S> {
   private readonly sessions = new Map<S, Promise<unknown>>();
 
   constructor(
-    /** The listener's connection limit (its `--<protocol>-max-connections`). */
+    /** The listener's connection limit (a named constant of config/limits.ts unless a test sets one). */
     private readonly connectionsMax: number,
     private readonly stats: { connectionsAccepted: number; connectionsRefused: number },
   ) {}
