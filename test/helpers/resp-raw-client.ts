@@ -112,11 +112,15 @@ export interface RawExchange {
 }
 
 /**
- * Sends `input` (latin1) on a fresh connection and collects what comes back until the server
- * closes it or `waitMs` pass: for inline commands and malformed input, where a reply may be
- * several replies, a protocol error and a close, or nothing.
+ * Sends `input` (a string as latin1) on a fresh connection and collects what comes back until
+ * the server closes it or `waitMs` pass: for inline commands and malformed input, where a reply
+ * may be several replies, a protocol error and a close, or nothing.
  */
-export function rawExchange(port: number, input: string, waitMs = 400): Promise<RawExchange> {
+export function rawExchange(
+  port: number,
+  input: string | Buffer,
+  waitMs = 400,
+): Promise<RawExchange> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     let output = "";
@@ -124,7 +128,9 @@ export function rawExchange(port: number, input: string, waitMs = 400): Promise<
       socket.destroy();
       resolve({ output, closed: false });
     }, waitMs);
-    socket.on("connect", () => socket.write(Buffer.from(input, "latin1")));
+    socket.on("connect", () =>
+      socket.write(typeof input === "string" ? Buffer.from(input, "latin1") : input),
+    );
     socket.on("data", (chunk: Buffer) => {
       output += chunk.toString("latin1");
     });

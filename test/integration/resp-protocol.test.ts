@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, test } from "node:test";
 import { BrokerProcess } from "../helpers/broker-process.ts";
+import { rawExchange } from "../helpers/resp-raw-client.ts";
 
 let broker: BrokerProcess;
 
@@ -22,32 +23,10 @@ after(async () => {
   await broker?.stop();
 });
 
-interface Exchange {
-  reply: string;
-  closed: boolean;
-}
-
-/** Sends raw bytes; collects the reply until the peer closes or `waitMs` pass. */
-function exchange(bytes: string | Buffer, waitMs = 400): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(broker.ports.resp, "127.0.0.1");
-    let reply = "";
-    let closed = false;
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ reply, closed });
-    }, waitMs);
-    socket.on("connect", () => socket.write(bytes));
-    socket.on("data", (chunk) => {
-      reply += chunk.toString("latin1");
-    });
-    socket.on("error", reject);
-    socket.on("close", () => {
-      closed = true;
-      clearTimeout(timer);
-      resolve({ reply, closed });
-    });
-  });
+/** Sends raw bytes on a fresh connection; the reply until the peer closes or `waitMs` pass. */
+async function exchange(bytes: string | Buffer, waitMs = 400) {
+  const { output, closed } = await rawExchange(broker.ports.resp, bytes, waitMs);
+  return { reply: output, closed };
 }
 
 const protocolErrors: Array<[name: string, input: string, reply: string]> = [

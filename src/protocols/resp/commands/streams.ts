@@ -364,7 +364,7 @@ async function read(context: RespCommandContext, args: Buffer[], streams: RedisS
     client.blocked = false;
   }
   if (results === null) return nullArray;
-  if (context.client.protocol === 3) {
+  if (client.protocol === 3) {
     return new RespMap(results.map((result) => [result.key, entriesReply(result.entries)]));
   }
   return results.map((result) => [result.key, entriesReply(result.entries)]);
